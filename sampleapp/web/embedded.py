@@ -1,0 +1,22 @@
+"""The embedded mode behind ``make run``: SQLite, one app server, nothing else to install.
+
+Preparing is the same three idempotent steps a deployment's migrate job runs (migrate, collect
+static files, populate), so a second ``make run`` starts in seconds and keeps the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.core.management import call_command
+
+DEMO_LOGIN = ("example@railstutorial.org", "foobar")
+
+
+def prepare(progress: Callable[[str], None] = print) -> None:
+    progress("▶ Applying database migrations")
+    call_command("migrate", interactive=False, verbosity=0)
+    progress("▶ Collecting static files")
+    call_command("collectstatic", interactive=False, verbosity=0)
+    progress("▶ Loading the sample data (skipped when already there)")
+    call_command("populate", verbosity=0)

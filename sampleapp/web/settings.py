@@ -1,0 +1,187 @@
+"""Settings: the only reader of the environment for the web app.
+
+With no variables at all the app runs in development on a SQLite file under the data directory,
+with a secret key generated once and kept there (like the Rails app's git-ignored ``.secret``), so
+``make run`` needs no service. With ``SAMPLEAPP_ENV=production`` nothing is invented: a missing
+``SECRET_KEY`` or database password stops the import with the variable's name and how to set it.
+Every replica behind the load balancer must share ``SECRET_KEY`` and the database, because sessions
+live server-side in the database and are signed with that key.
+
+Variables (``deploy/env.example`` documents each): SAMPLEAPP_ENV, SECRET_KEY(_FILE), DATABASE_URL,
+POSTGRES_USER, POSTGRES_PASSWORD(_FILE), POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB,
+SAMPLEAPP_DATA_DIR, STATIC_ROOT, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, INSTANCE_ID, DEBUG.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+from urllib.parse import quote
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+WEB_DIR = Path(__file__).resolve().parent
+REPO_DIR = WEB_DIR.parents[1]
+
+
+def _env(name: str, default: str = "") -> str:
+    """A variable's value, or the content of the file named by ``<name>_FILE`` (Docker secrets)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE points to {path}, which cannot be read ({exc.strerror}): "
+                f"create that file or unset {name}_FILE"
+            ) from exc
+    return os.environ.get(name, default)
+
+
+ENVIRONMENT = _env("SAMPLEAPP_ENV", "development")
+if ENVIRONMENT not in {"development", "production", "test"}:
+    raise ImproperlyConfigured(
+        f"SAMPLEAPP_ENV must be development, production or test, not {ENVIRONMENT!r}"
+    )
+PRODUCTION = ENVIRONMENT == "production"
+
+DATA_DIR = Path(_env("SAMPLEAPP_DATA_DIR") or REPO_DIR / "var")
+
+
+def _secret_key() -> str:
+    key = _env("SECRET_KEY")
+    if key:
+        return key
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: every app server must share one secret. Set SECRET_KEY, or "
+            "SECRET_KEY_FILE to a file holding it (generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`)"
+        )
+    # Development: one key per data directory, kept across restarts so sessions survive.
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _database() -> dict[str, object]:
+    url = _env("DATABASE_URL")
+    user = _env("POSTGRES_USER")
+    if not url and user:
+        # The thesis's variables: database.yml.postgresql used POSTGRES_USER/PASSWORD and host db.
+        password = _env("POSTGRES_PASSWORD")
+        if not password:
+            raise ImproperlyConfigured(
+                "POSTGRES_USER is set but POSTGRES_PASSWORD is not: set POSTGRES_PASSWORD, or "
+                "POSTGRES_PASSWORD_FILE to a file holding it"
+            )
+        host = _env("POSTGRES_HOST", "db")
+        port = _env("POSTGRES_PORT", "5432")
+        name = _env("POSTGRES_DB", "sample_app_production")
+        url = f"postgres://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{name}"
+    if not url:
+        if PRODUCTION:
+            raise ImproperlyConfigured(
+                "No database configured for production: set DATABASE_URL, or POSTGRES_USER and "
+                "POSTGRES_PASSWORD (host POSTGRES_HOST, default db)"
+            )
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+    config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Several gunicorn workers share the file: wait for locks instead of failing at once.
+        config["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+        config["CONN_MAX_AGE"] = 0
+    else:
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+SECRET_KEY = _secret_key()
+DEBUG = _env("DEBUG", "0" if PRODUCTION else "1") == "1" and ENVIRONMENT != "test"
+ALLOWED_HOSTS = [h for h in _env("ALLOWED_HOSTS", "*").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in _env("CSRF_TRUSTED_ORIGINS").split(",") if o]
+INSTANCE_ID = _env("INSTANCE_ID") or socket.gethostname()
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "sampleapp.web.middleware.ServedByMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sampleapp.web.urls"
+WSGI_APPLICATION = "sampleapp.web.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [WEB_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Sessions live in the shared database, so any replica can serve any request; the cookie is
+# permanent (sign-in survives browser restarts) and sign-out deletes the row on the server.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = 60 * 60 * 24 * 365 * 20
+SESSION_EXPIRE_AT_BROWSER_CLOSE = False
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+
+PASSWORD_HASHERS = (
+    ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if ENVIRONMENT == "test"  # fast hashing for tests only
+    else ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [WEB_DIR / "static"]
+STATIC_ROOT = Path(_env("STATIC_ROOT") or DATA_DIR / "static")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(message)s"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain",
+                            "stream": "ext://sys.stdout"}},
+    "loggers": {
+        "sampleapp.requests": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        # Django's own request log would be a second line per failed request.
+        "django.request": {"handlers": [], "level": "ERROR", "propagate": False},
+    },
+}
