@@ -1,0 +1,63 @@
+# One image for every role of sampleapp, chosen by the command:
+#   web (gunicorn :9292 + registrar) · migrate (one-shot) · proxy (renderer + nginx :80) · dns (:53)
+# Public base by default; where no registry answers, `sampleapp image build` passes a local
+# equivalent built from Debian packages (deploy/images/local/) as PYTHON_BASE.
+ARG PYTHON_BASE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_BASE} AS build
+WORKDIR /src
+COPY wheelhouse/ /wheels/
+COPY pyproject.toml requirements.lock README.md ./
+COPY sampleapp/ sampleapp/
+# Wheels built on the host when present (offline builds), PyPI otherwise; both pinned by the lock.
+# Then drop what this app never loads, to stay under 200 MB: translation catalogs (USE_I18N is
+# off), GIS, admin assets, the installers, and Faker locales other than English (populate uses
+# en_US); and compile bytecode once here, since the image runs with PYTHONDONTWRITEBYTECODE.
+RUN python3 -m venv /opt/venv \
+ && if ls /wheels/sampleapp-*.whl >/dev/null 2>&1; then \
+      /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels -c requirements.lock sampleapp; \
+    else \
+      /opt/venv/bin/pip install --no-cache-dir -c requirements.lock . ; \
+    fi \
+ && cd /opt/venv/lib/python3*/site-packages \
+ && rm -rf pip setuptools pkg_resources django/contrib/gis django/contrib/admindocs django/contrib/admin/static \
+ && find . -path '*/locale/*/LC_MESSAGES' -prune -exec rm -rf {} + \
+ && find faker/providers -mindepth 2 -maxdepth 2 -type d -name '[a-z][a-z]*_*' ! -name 'en_*' -exec rm -rf {} + \
+ && python3 -m compileall -q -j 0 /opt/venv
+# Static files are baked into the image: the proxy role serves them from the same image.
+RUN mkdir -p /public && SAMPLEAPP_ENV=test SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+    STATIC_ROOT=/public /opt/venv/bin/sampleapp manage collectstatic --noinput -v0
+
+FROM ${PYTHON_BASE}
+ARG VERSION=0.0.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG SOURCE=https://github.com/sampleapp/sampleapp
+LABEL org.opencontainers.image.title="sampleapp" \
+      org.opencontainers.image.description="The Rails Tutorial microblog in Django: web, migrate, proxy and dns roles" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="MIT"
+RUN export DEBIAN_FRONTEND=noninteractive && apt-get update \
+ && apt-get install -y --no-install-recommends nginx-light \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
+ && useradd --system --uid 10001 --user-group --home-dir /app --no-create-home sampleapp \
+ && mkdir -p /app/var \
+ && chown -R sampleapp:sampleapp /app
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /public /app/public
+COPY deploy/nginx/ /app/deploy/nginx/
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    SAMPLEAPP_ENV=production \
+    SAMPLEAPP_DATA_DIR=/app/var \
+    STATIC_ROOT=/app/public
+WORKDIR /app
+USER sampleapp
+EXPOSE 9292 80 53/udp 53/tcp
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["sampleapp", "healthcheck"]
+ENTRYPOINT ["sampleapp"]
+CMD ["web"]

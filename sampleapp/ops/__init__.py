@@ -1,0 +1,1 @@
+"""Operations: drive the Docker engine (images, Compose, Swarm, release). Never imports Django."""
