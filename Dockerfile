@@ -54,7 +54,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     SAMPLEAPP_ENV=production \
     SAMPLEAPP_DATA_DIR=/app/var \
-    STATIC_ROOT=/app/public
+    STATIC_ROOT=/app/public \
+    NGINX_STATIC_ROOT=/app/public \
+    NGINX_RUNTIME_DIR=/app/var/nginx
 WORKDIR /app
 USER sampleapp
 EXPOSE 9292 80 53/udp 53/tcp

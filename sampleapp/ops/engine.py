@@ -32,8 +32,12 @@ def mapped_errors(what: str, fix: str) -> Iterator[None]:
     try:
         yield
     except subprocess.CalledProcessError as exc:
-        output = tail((exc.stderr or "") + (exc.stdout or "") if isinstance(exc.stderr, str) else "")
-        raise StackError(f"{what} failed (exit {exc.returncode}): {output or 'no output'}\n{fix}") from exc
+        output = tail(
+            (exc.stderr or "") + (exc.stdout or "") if isinstance(exc.stderr, str) else ""
+        )
+        raise StackError(
+            f"{what} failed (exit {exc.returncode}): {output or 'no output'}\n{fix}"
+        ) from exc
     except subprocess.TimeoutExpired as exc:
         raise StackError(f"{what} did not finish within {exc.timeout:.0f} s: {fix}") from exc
     except FileNotFoundError as exc:
@@ -55,23 +59,44 @@ def run(
     full_env = {**os.environ, **env} if env else None
     with mapped_errors(what or " ".join(args[:3]), fix):
         return subprocess.run(
-            list(args), input=input, capture_output=True, text=True, timeout=timeout,
-            env=full_env, cwd=cwd, check=check,
+            list(args),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+            cwd=cwd,
+            check=check,
         )
 
 
-def docker(*args: str, timeout: float | None = 300, check: bool = True,
-           input: str | None = None, fix: str = "see the Docker engine's message above") -> str:
+def docker(
+    *args: str,
+    timeout: float | None = 300,
+    check: bool = True,
+    input: str | None = None,
+    fix: str = "see the Docker engine's message above",
+) -> str:
     """``docker <args>``, returning stdout."""
-    return run(["docker", *args], what=f"docker {' '.join(args[:2])}", fix=fix,
-               timeout=timeout, check=check, input=input).stdout
+    return run(
+        ["docker", *args],
+        what=f"docker {' '.join(args[:2])}",
+        fix=fix,
+        timeout=timeout,
+        check=check,
+        input=input,
+    ).stdout
 
 
 def engine_version() -> tuple[int, int] | None:
     """The server's major.minor, or None when no engine answers."""
     try:
-        out = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
-                             capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0 or not out.stdout.strip():
@@ -92,19 +117,23 @@ def ensure_engine(timeout: float = 60) -> tuple[int, int]:
                 "`apt-get install docker.io`, or start your engine"
             )
         if os.geteuid() != 0:
-            raise PreflightError("No Docker engine answers: start it with `sudo dockerd &` or "
-                                 "`sudo systemctl start docker`")
+            raise PreflightError(
+                "No Docker engine answers: start it with `sudo dockerd &` or "
+                "`sudo systemctl start docker`"
+            )
         log = DOCKERD_LOG.open("ab")
         subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + timeout
         while (version := engine_version()) is None:
             if time.monotonic() > deadline:
-                raise PreflightError(f"dockerd did not answer within {timeout:.0f} s: see {DOCKERD_LOG}")
+                raise PreflightError(
+                    f"dockerd did not answer within {timeout:.0f} s: see {DOCKERD_LOG}"
+                )
             time.sleep(0.5)
     if version < MIN_ENGINE:
         raise PreflightError(
-            f"Expected Docker ≥ {MIN_ENGINE[0]}.{MIN_ENGINE[1]} but found {version[0]}.{version[1]}: "
-            "upgrade the engine"
+            f"Expected Docker ≥ {MIN_ENGINE[0]}.{MIN_ENGINE[1]} but found "
+            f"{version[0]}.{version[1]}: upgrade the engine"
         )
     return version
 

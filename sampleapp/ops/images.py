@@ -45,12 +45,24 @@ class Base:
 
 
 BASES = (
-    Base("SAMPLEAPP_PYTHON_IMAGE", "python:3.11-slim-bookworm", "sampleapp-local/python:3.11",
-         "python.Dockerfile"),
-    Base("SAMPLEAPP_POSTGRES_IMAGE", "postgres:15.10-bookworm", "sampleapp-local/postgres:15",
-         "postgres.Dockerfile"),
-    Base("SAMPLEAPP_ETCD_IMAGE", "quay.io/coreos/etcd:v3.5.17", "sampleapp-local/etcd:3.4",
-         "etcd.Dockerfile"),
+    Base(
+        "SAMPLEAPP_PYTHON_IMAGE",
+        "python:3.11-slim-bookworm",
+        "sampleapp-local/python:3.11",
+        "python.Dockerfile",
+    ),
+    Base(
+        "SAMPLEAPP_POSTGRES_IMAGE",
+        "postgres:15.10-bookworm",
+        "sampleapp-local/postgres:15",
+        "postgres.Dockerfile",
+    ),
+    Base(
+        "SAMPLEAPP_ETCD_IMAGE",
+        "quay.io/coreos/etcd:v3.5.17",
+        "sampleapp-local/etcd:3.4",
+        "etcd.Dockerfile",
+    ),
 )
 
 
@@ -59,23 +71,45 @@ def build_debian_rootfs(progress: Progress) -> None:
     if image_exists(DEBIAN_LOCAL):
         return
     if shutil.which("debootstrap") is None:
-        raise PreflightError("No registry answers and debootstrap is missing, so no base image "
-                             "can be made: `apt-get install debootstrap`")
+        raise PreflightError(
+            "No registry answers and debootstrap is missing, so no base image "
+            "can be made: `apt-get install debootstrap`"
+        )
     if os.geteuid() != 0:
-        raise PreflightError("Building the local Debian base needs root (debootstrap): "
-                             "run `sudo sampleapp image build` once")
+        raise PreflightError(
+            "Building the local Debian base needs root (debootstrap): "
+            "run `sudo sampleapp image build` once"
+        )
     progress.step(f"Building {DEBIAN_LOCAL} with debootstrap from {DEBIAN_MIRROR} (about a minute)")
     with tempfile.TemporaryDirectory(prefix="sampleapp-rootfs-") as tmp:
         root = Path(tmp) / "rootfs"
-        result = run(["debootstrap", "--variant=minbase", "--include=ca-certificates",
-                      "bookworm", str(root), DEBIAN_MIRROR], check=False, timeout=1800)
+        result = run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=ca-certificates",
+                "bookworm",
+                str(root),
+                DEBIAN_MIRROR,
+            ],
+            check=False,
+            timeout=1800,
+        )
         progress.log(result.stdout + result.stderr)
         if result.returncode != 0:
-            raise StackError(f"debootstrap failed (exit {result.returncode}); its log is in "
-                             f"{progress.log_path}: check that {DEBIAN_MIRROR} is reachable")
+            raise StackError(
+                f"debootstrap failed (exit {result.returncode}); its log is in "
+                f"{progress.log_path}: check that {DEBIAN_MIRROR} is reachable"
+            )
         # What debian:bookworm-slim leaves out: package caches, docs, man pages, locales.
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc",
-                     "usr/share/man", "usr/share/locale", "usr/share/info"):
+        for junk in (
+            "var/cache/apt/archives",
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+            "usr/share/locale",
+            "usr/share/info",
+        ):
             for child in (root / junk).glob("*"):
                 if child.is_dir() and not child.is_symlink():
                     shutil.rmtree(child)
@@ -83,14 +117,27 @@ def build_debian_rootfs(progress: Progress) -> None:
                     child.unlink()
         (root / "etc/dpkg/dpkg.cfg.d/docker-slim").write_text(
             "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\n"
-            "path-exclude /usr/share/locale/*\npath-exclude /usr/share/info/*\n")
+            "path-exclude /usr/share/locale/*\npath-exclude /usr/share/info/*\n"
+        )
         (root / "etc/apt/apt.conf.d/docker-slim").write_text(
-            'APT::Install-Recommends "false";\nAcquire::Languages "none";\n')
+            'APT::Install-Recommends "false";\nAcquire::Languages "none";\n'
+        )
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         imported = subprocess.run(
-            ["docker", "import", "--change", 'CMD ["bash"]', "--change",
-             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "-", DEBIAN_LOCAL], stdin=tar.stdout, capture_output=True, text=True)
+            [
+                "docker",
+                "import",
+                "--change",
+                'CMD ["bash"]',
+                "--change",
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "-",
+                DEBIAN_LOCAL,
+            ],
+            stdin=tar.stdout,
+            capture_output=True,
+            text=True,
+        )
         tar.wait()
         if imported.returncode != 0:
             raise StackError(f"docker import of the rootfs failed: {imported.stderr.strip()}")
@@ -113,8 +160,10 @@ def resolve_bases(progress: Progress) -> dict[str, str]:
             if not offline:
                 chosen[base.variable] = base.public
                 continue
-            progress.info("no registry answers: building local equivalents from Debian packages "
-                          "(see deploy/images/local/README.md)")
+            progress.info(
+                "no registry answers: building local equivalents from Debian packages "
+                "(see deploy/images/local/README.md)"
+            )
         elif not offline:
             progress.step(f"Pulling {base.public}")
             if registry_reachable(base.public):
@@ -123,9 +172,19 @@ def resolve_bases(progress: Progress) -> dict[str, str]:
             raise StackError(f"docker pull {base.public} failed: check your registry access")
         build_debian_rootfs(progress)
         progress.step(f"Building {base.local} (local equivalent of {base.public})")
-        docker("build", "-q", "-t", base.local, "--build-arg", f"DEBIAN_BASE={DEBIAN_LOCAL}",
-               "-f", str(LOCAL_DIR / base.dockerfile), str(LOCAL_DIR), timeout=1800,
-               fix="check that the Debian mirror is reachable from containers")
+        docker(
+            "build",
+            "-q",
+            "-t",
+            base.local,
+            "--build-arg",
+            f"DEBIAN_BASE={DEBIAN_LOCAL}",
+            "-f",
+            str(LOCAL_DIR / base.dockerfile),
+            str(LOCAL_DIR),
+            timeout=1800,
+            fix="check that the Debian mirror is reachable from containers",
+        )
         chosen[base.variable] = base.local
     return chosen
 
@@ -136,9 +195,23 @@ def build_wheelhouse(progress: Progress) -> None:
     WHEELHOUSE.mkdir(exist_ok=True)
     for old in WHEELHOUSE.glob("sampleapp-*.whl"):
         old.unlink()
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(WHEELHOUSE),
-         "-c", str(REPO / "requirements.lock"), str(REPO)],
-        what="pip wheel", fix="check that PyPI is reachable from this machine", timeout=1800)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--wheel-dir",
+            str(WHEELHOUSE),
+            "-c",
+            str(REPO / "requirements.lock"),
+            str(REPO),
+        ],
+        what="pip wheel",
+        fix="check that PyPI is reachable from this machine",
+        timeout=1800,
+    )
 
 
 def git_revision() -> str:
@@ -152,13 +225,26 @@ def build_app_image(progress: Progress, tags: tuple[str, ...] = (APP_IMAGE,)) ->
     build_wheelhouse(progress)
     created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     progress.step(f"Building {', '.join(tags)} on {bases['SAMPLEAPP_PYTHON_IMAGE']}")
-    args = ["build", "-q", "--build-arg", f"PYTHON_BASE={bases['SAMPLEAPP_PYTHON_IMAGE']}",
-            "--build-arg", f"VERSION={__version__}", "--build-arg", f"REVISION={git_revision()}",
-            "--build-arg", f"CREATED={created}"]
+    args = [
+        "build",
+        "-q",
+        "--build-arg",
+        f"PYTHON_BASE={bases['SAMPLEAPP_PYTHON_IMAGE']}",
+        "--build-arg",
+        f"VERSION={__version__}",
+        "--build-arg",
+        f"REVISION={git_revision()}",
+        "--build-arg",
+        f"CREATED={created}",
+    ]
     for tag in tags:
         args += ["-t", tag]
-    docker(*args, str(REPO), timeout=1800,
-           fix="read the build output above; `sampleapp image build --debug` shows more")
+    docker(
+        *args,
+        str(REPO),
+        timeout=1800,
+        fix="read the build output above; `sampleapp image build --debug` shows more",
+    )
     return bases
 
 

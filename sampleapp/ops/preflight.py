@@ -1,0 +1,53 @@
+"""Check everything before changing anything.
+
+``up``, ``cluster create`` and ``release`` call these first: the engine answers (started if it is
+installed but stopped) and is recent enough, a Compose flavour exists, the credentials are there,
+and the host port is free. Only when all pass do they create a network, volume or container, so
+a missing secret costs nothing to fix (getsentry/self-hosted's "Pre-flight. No impact yet.").
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+
+from sampleapp.errors import PreflightError
+from sampleapp.ops import compose, engine, secrets
+
+
+def credentials(env: Mapping[str, str]) -> None:
+    """POSTGRES_USER in the environment (or deploy/.env) and every secret file present."""
+    if not env.get("POSTGRES_USER", "").strip():
+        raise PreflightError(
+            "POSTGRES_USER is not set: export POSTGRES_USER=sampleapp, or put it in deploy/.env "
+            "(see deploy/env.example)"
+        )
+    for secret in secrets.missing():
+        raise PreflightError(
+            f"{secret.variable} is not set: create {secret.path.relative_to(compose.REPO)} "
+            "(`sampleapp secrets init` makes random ones; see deploy/env.example)"
+        )
+
+
+def port_free(port: int, owner_running: bool = False) -> None:
+    """The proxy's host port is free on 127.0.0.1, unless our own proxy already holds it."""
+    if owner_running:
+        return
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PreflightError(
+                f"Port {port} on 127.0.0.1 is taken ({exc.strerror}): stop what uses it "
+                f"(`ss -ltnp 'sport = :{port}'`) or set SAMPLEAPP_PORT"
+            ) from exc
+
+
+def stack(env: Mapping[str, str]) -> None:
+    """Everything `sampleapp up` needs, before it touches anything."""
+    engine.ensure_engine()
+    compose.flavour()
+    credentials(env)
+    port = int(env.get("SAMPLEAPP_PORT") or 8080)
+    port_free(port, owner_running=any(c.state == "running" for c in compose.containers("proxy")))

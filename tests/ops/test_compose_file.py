@@ -1,0 +1,118 @@
+"""The Compose file follows the project's checked conventions (docs/ARCHITECTURE.md, rule 7)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "deploy" / "compose.yaml"
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+ONE_SHOT = {"migrate"}
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load(COMPOSE)
+
+
+def image_default(image: str) -> str:
+    """``${VAR:-default}`` -> default; a plain reference as it is."""
+    found = re.fullmatch(r"\$\{\w+:-([^}]+)\}", image)
+    return found.group(1) if found else image
+
+
+def test_every_long_running_service_has_a_real_healthcheck_with_a_start_period(compose):
+    for name, service in compose["services"].items():
+        if name in ONE_SHOT:
+            continue
+        check = service.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        assert "start_period" in check, f"{name}'s healthcheck has no start_period"
+        test = " ".join(check["test"]) if isinstance(check["test"], list) else check["test"]
+        assert re.search(r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck", test), (
+            f"{name}'s healthcheck does not test the real thing: {test}"
+        )
+
+
+def test_every_depends_on_uses_the_long_form_with_a_health_or_completion_condition(compose):
+    for name, service in compose["services"].items():
+        for dependency, rule in (service.get("depends_on") or {}).items():
+            assert isinstance(rule, dict), f"{name} -> {dependency} uses the short form"
+            expected = (
+                "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            )
+            assert rule["condition"] == expected, f"{name} -> {dependency}: {rule}"
+
+
+def test_shared_policy_lives_in_x_anchors():
+    text = COMPOSE.read_text()
+    anchors = re.findall(r"^(x-[\w-]+): &", text, flags=re.M)
+    assert {"x-restart", "x-app"} <= set(anchors), anchors
+    assert text.count("<<: ") >= 5
+
+
+def test_credentials_come_from_git_ignored_secret_files_through_file_variables(compose):
+    secrets = compose["secrets"]
+    assert set(secrets) == {"postgres_password", "secret_key"}
+    for name, secret in secrets.items():
+        path = COMPOSE.parent / secret["file"]
+        ignored = subprocess.run(
+            ["git", "-C", str(REPO), "check-ignore", "-q", str(path)], check=False
+        )
+        assert ignored.returncode == 0, f"{path} is not git-ignored"
+    text = COMPOSE.read_text()
+    assert "POSTGRES_PASSWORD_FILE: /run/secrets/postgres_password" in text
+    assert "SECRET_KEY_FILE: /run/secrets/secret_key" in text
+    assert not re.search(r"POSTGRES_PASSWORD:\s", text), "a password value is written in the file"
+
+
+def test_only_the_proxy_publishes_a_port_and_only_on_loopback(compose):
+    published = {name: s["ports"] for name, s in compose["services"].items() if s.get("ports")}
+    assert list(published) == ["proxy"]
+    assert all(str(p).startswith("127.0.0.1:") for p in published["proxy"])
+
+
+def test_two_networks_keep_the_proxy_away_from_the_database(compose):
+    def networks(name: str) -> set[str]:
+        found = compose["services"][name]["networks"]
+        return set(found if isinstance(found, list) else found.keys())
+
+    assert networks("proxy").isdisjoint(networks("db"))
+    assert {"front", "back"} <= networks("web")
+    assert compose["networks"]["back"].get("internal") is True
+
+
+def test_no_container_names_and_images_pinned_below_latest(compose):
+    for name, service in compose["services"].items():
+        assert "container_name" not in service, name
+        image = image_default(service.get("image", ""))
+        assert image, f"{name} has no image"
+        tag = image.rpartition(":")[2]
+        assert tag != "latest" and re.match(r"v?\d+\.\d+", tag), f"{name}: {image}"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_github_actions_are_pinned_to_a_sha_with_a_version_comment(workflow):
+    uses = re.findall(r"uses:\s*(\S+)(.*)", workflow.read_text())
+    assert uses
+    for action, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+        assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), f"{action}{comment}"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_steps_call_make_targets(workflow):
+    runs = re.findall(r"^\s*run: (.+)$", workflow.read_text(), flags=re.M)
+    assert [r for r in runs if r.startswith("make ")], "no step calls make"
