@@ -16,11 +16,9 @@ from contextlib import contextmanager
 from django.core.management import call_command
 from django.db import OperationalError, connection
 
+from sampleapp.errors import StackError
+
 MIGRATE_LOCK = 0x5A4D_4D47  # "ZMMG", distinct from populate's transaction lock
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The database did not accept connections before the deadline."""
 
 
 def wait_for_database(timeout: float, progress: Callable[[str], None]) -> None:
@@ -33,7 +31,7 @@ def wait_for_database(timeout: float, progress: Callable[[str], None]) -> None:
         except OperationalError as exc:
             waited = time.monotonic() - started
             if waited > timeout:
-                raise DatabaseUnavailable(
+                raise StackError(
                     f"the database did not answer within {timeout:.0f} s ({exc}): check that "
                     "the db service is running and POSTGRES_HOST/POSTGRES_USER are right"
                 ) from exc

@@ -1,8 +1,10 @@
-"""Per-request plumbing: the ``X-Served-By`` header and one log line per request.
+"""Per-request plumbing: the ``X-Served-By`` header, one log line per request, ``_method``.
 
 ``X-Served-By`` carries the instance id (``INSTANCE_ID``, default the host name) so that the
 spread of a load balancer can be read from the responses. The log line goes to stdout, where the
 container runtime collects it; it is written after the response, with its status and duration.
+HTML forms can only GET and POST, so a POST carrying ``_method=delete`` (or patch) is routed as
+that method, the Rails convention that keeps the original URL map (``DELETE /signout``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 log = logging.getLogger("sampleapp.requests")
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class ServedByMiddleware:
@@ -36,3 +39,29 @@ class ServedByMiddleware:
             elapsed_ms,
         )
         return response
+
+
+class MethodOverrideMiddleware:
+    """Let an HTML form say PATCH or DELETE, as Rails' hidden ``_method`` field does.
+
+    It runs as a view hook placed after ``CsrfViewMiddleware``, so the CSRF token of the POST
+    body has been checked before the method changes. Only POST can be overridden, and only to
+    PATCH, PUT or DELETE. A genuine PATCH/PUT/DELETE with a form body (from ``fetch``) gets that
+    body parsed into ``request.POST`` too, so views read their fields one way.
+    """
+
+    OVERRIDABLE = frozenset({"PATCH", "PUT", "DELETE"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, *args: object) -> None:
+        if request.method == "POST":
+            wanted = request.POST.get("_method", "").upper()
+            if wanted in self.OVERRIDABLE:
+                request.method = wanted
+        elif request.method in self.OVERRIDABLE and request.content_type == FORM_TYPE:
+            request.POST = QueryDict(request.body, encoding=request.encoding)

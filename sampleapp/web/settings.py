@@ -96,8 +96,15 @@ def _database() -> dict[str, object]:
     config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Several gunicorn workers share the file: wait for locks instead of failing at once.
-        config["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
-        config["CONN_MAX_AGE"] = 0
+        # IMMEDIATE: a write transaction takes the lock at BEGIN, so concurrent writers wait
+        # for it instead of failing when a read lock cannot be upgraded.
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
+        # Kept open per thread, like PostgreSQL's: opening one costs more than a page's queries.
+        config["CONN_MAX_AGE"] = 600
     else:
         config["CONN_HEALTH_CHECKS"] = True
     return config
@@ -118,7 +125,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "sampleapp.web.users",
+    "sampleapp.web.microposts",
+    "sampleapp.web.relationships",
+    "sampleapp.web.pages",
 ]
+AUTH_USER_MODEL = "users.User"
+LOGIN_URL = "/signin"
 
 MIDDLEWARE = [
     "sampleapp.web.middleware.ServedByMiddleware",
@@ -127,6 +140,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "sampleapp.web.middleware.MethodOverrideMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -143,12 +157,14 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
         },
     },
 ]
+
+# Flash keys as the Rails layout names them: alert-success, alert-error, alert-notice.
+MESSAGE_TAGS = {20: "notice", 25: "success", 40: "error"}
 
 # Sessions live in the shared database, so any replica can serve any request; the cookie is
 # permanent (sign-in survives browser restarts) and sign-out deletes the row on the server.
@@ -172,13 +188,21 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [WEB_DIR / "static"]
 STATIC_ROOT = Path(_env("STATIC_ROOT") or DATA_DIR / "static")
+# Outside production the files are served from the source tree, collected or not.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain",
-                            "stream": "ext://sys.stdout"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stdout",
+        }
+    },
     "loggers": {
         "sampleapp.requests": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         # Django's own request log would be a second line per failed request.

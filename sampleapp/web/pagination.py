@@ -1,0 +1,24 @@
+"""Pagination as will_paginate did it: 30 per page, ``?page=N``, a window of page links.
+
+Any bad or out-of-range page number shows the nearest page instead of an error. A caller that
+already knows the total (the profile counts its microposts with the stats) passes it in, which
+saves the COUNT query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest
+
+PER_PAGE = 30
+
+
+def paginate(request: HttpRequest, items: Any, count: int | None = None) -> Page[Any]:
+    paginator = Paginator(items, PER_PAGE)
+    if count is not None:
+        paginator.count = count
+    page = paginator.get_page(request.GET.get("page"))
+    page.links = list(paginator.get_elided_page_range(page.number, on_each_side=4, on_ends=1))  # type: ignore[attr-defined]
+    return page

@@ -1,0 +1,111 @@
+# mypy: disable-error-code="no-untyped-def"
+"""The operations contract: /healthz, /readyz, X-Served-By, one log line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
+from django.test import Client
+
+from sampleapp.web.conftest import django_command, finish
+
+READYZ = (
+    "import django; django.setup(); from django.test import Client; "
+    "r = Client().get('/readyz'); print(r.status_code, r.content.decode())"
+)
+
+
+def readyz_in_child(env: dict[str, str]) -> tuple[int, dict[str, object]]:
+    out = finish(django_command(env, "shell", "-c", READYZ)).strip().splitlines()[-1]
+    status, body = out.split(" ", 1)
+    return int(status), json.loads(body)
+
+
+def test_healthz_answers_without_touching_the_database(client: Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_200_when_the_database_answers_and_is_migrated(client: Client) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "migrations": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_naming_the_pending_migrations(client: Client) -> None:
+    MigrationRecorder(connection).migration_qs.filter(app="microposts").delete()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert "microposts.0001_initial" in body["checks"]["migrations"]
+
+
+def test_readyz_is_503_on_a_database_never_migrated(subprocess_env, tmp_path: Path) -> None:
+    env = {**subprocess_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    status, body = readyz_in_child(env)
+    assert status == 503
+    assert "pending" in body["checks"]["migrations"]  # type: ignore[index]
+
+
+def test_readyz_is_503_naming_the_database_when_it_is_unreachable(subprocess_env) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**subprocess_env, "DATABASE_URL": f"postgres://nobody:x@127.0.0.1:{port}/nothing"}
+    status, body = readyz_in_child(env)
+    assert status == 503
+    assert body["status"] == "unavailable"
+    assert str(body["checks"]["database"]).startswith("unreachable")  # type: ignore[index]
+
+
+def test_every_response_says_which_instance_served_it(client: Client) -> None:
+    assert client.get("/healthz")["X-Served-By"] == settings.INSTANCE_ID
+    assert client.get("/no/such/page")["X-Served-By"] == settings.INSTANCE_ID
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def request_log() -> Iterator[list[str]]:
+    handler = _Records()
+    logger = logging.getLogger("sampleapp.requests")
+    logger.addHandler(handler)
+    yield handler.lines
+    logger.removeHandler(handler)
+
+
+@pytest.mark.django_db
+def test_each_request_logs_one_line_with_method_path_and_status(
+    client: Client, request_log: list[str]
+) -> None:
+    client.get("/help?x=1")
+    client.post("/microposts")
+    assert len(request_log) == 2
+    assert request_log[0].startswith(f"{settings.INSTANCE_ID} GET /help?x=1 200 ")
+    assert request_log[1].startswith(f"{settings.INSTANCE_ID} POST /microposts 302 ")
+
+
+@pytest.mark.django_db
+def test_static_files_are_served_by_the_app(client: Client) -> None:
+    response = client.get("/static/css/custom.css")
+    assert response.status_code == 200
+    assert b".gravatar" in b"".join(response.streaming_content)  # type: ignore[attr-defined]

@@ -1,0 +1,105 @@
+"""Forms with the Rails field names and error messages.
+
+``RailsForm`` names fields as ``form_for`` does (``user[name]``, id ``user_name``) so that the
+pages, and tests written against the original, see the same form. The rules themselves live in
+the models (``name_errors``, ``email_errors``, ``password_errors``); a form only gathers every
+message they return, so a blank field reports each rule it breaks, as in the original.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django import forms
+from django.forms import BoundField
+
+from sampleapp.web.users.models import User, email_errors, name_errors, password_errors
+
+
+class RailsBoundField(BoundField):
+    @property
+    def auto_id(self) -> str:
+        return f"{self.form.scope}_{self.name}"  # type: ignore[attr-defined]
+
+
+class RailsForm(forms.Form):
+    scope: ClassVar[str]
+    bound_field_class = RailsBoundField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def add_prefix(self, field_name: str) -> str:
+        return f"{self.scope}[{field_name}]"
+
+    def add_errors(self, errors: dict[str, list[str]]) -> None:
+        for field, messages in errors.items():
+            if messages:
+                self.add_error(field, messages)
+
+    def full_messages(self) -> list[str]:
+        """Every message, in the order of the fields, for the shared error partial."""
+        messages = [message for field in self for message in field.errors]
+        return [str(m) for m in [*messages, *self.non_field_errors()]]
+
+
+class SignupForm(RailsForm):
+    scope = "user"
+    creating = True
+
+    name = forms.CharField(label="Name", required=False)
+    email = forms.CharField(label="Email", required=False)
+    password = forms.CharField(
+        label="Password", required=False, strip=False, widget=forms.PasswordInput
+    )
+    password_confirmation = forms.CharField(
+        label="Confirmation", required=False, strip=False, widget=forms.PasswordInput
+    )
+
+    def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
+        self.user = user or User()
+        kwargs.setdefault("initial", {"name": self.user.name, "email": self.user.email})
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        self.add_errors(
+            {
+                "name": name_errors(data.get("name")),
+                "email": email_errors(data.get("email"), exclude_pk=self.user.pk),
+                **password_errors(
+                    data.get("password", ""),
+                    data.get("password_confirmation"),
+                    creating=self.creating,
+                ),
+            }
+        )
+        return data
+
+    def save(self) -> User:
+        self.user.name = self.cleaned_data["name"]
+        self.user.email = self.cleaned_data["email"]
+        self.user.set_password(self.cleaned_data["password"])
+        self.user.save()
+        return self.user
+
+
+class ProfileForm(SignupForm):
+    """The edit form: the same rules, except that the password may not be blank but is not
+    required to be present (Rails' ``on: :create``); the length rule still asks for one."""
+
+    creating = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password_confirmation"].label = "Confirm Password"
+
+
+class SessionForm(RailsForm):
+    scope = "session"
+
+    email = forms.CharField(label="Email", required=False)
+    password = forms.CharField(
+        label="Password", required=False, strip=False, widget=forms.PasswordInput
+    )

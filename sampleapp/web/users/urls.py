@@ -1,0 +1,27 @@
+"""The users and sessions routes of the Rails app (spec A), with their Rails names."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from sampleapp.web.routing import verbs
+from sampleapp.web.users import views
+
+urlpatterns = [
+    path("signup", verbs(GET=views.new), name="signup"),
+    path("users/new", verbs(GET=views.new), name="new_user"),
+    path("users", verbs(GET=views.index, POST=views.create), name="users"),
+    path(
+        "users/<int:pk>",
+        verbs(GET=views.show, PATCH=views.update, PUT=views.update, DELETE=views.destroy),
+        name="user",
+    ),
+    path("users/<int:pk>/edit", verbs(GET=views.edit), name="edit_user"),
+    path("users/<int:pk>/following", verbs(GET=views.following), name="following_user"),
+    path("users/<int:pk>/followers", verbs(GET=views.followers), name="followers_user"),
+    path("signin", verbs(GET=views.signin), name="signin"),
+    path("sessions/new", verbs(GET=views.signin), name="new_session"),
+    path("sessions", verbs(POST=views.create_session), name="sessions"),
+    path("signout", verbs(DELETE=views.signout), name="signout"),
+    path("sessions/<int:pk>", verbs(DELETE=views.signout), name="session"),
+]

@@ -1,0 +1,112 @@
+"""Users and sessions: sign up, profiles, the index, edit, admin delete, follow lists, sign in/out.
+
+Function views of a few lines each, as the Rails controllers: access rules are the decorators
+of ``access.py``, data comes from the model's verbs and ``with_stats()``. Signing in is Django's
+``login()`` on a database session whose cookie lasts twenty years (the Rails permanent
+``remember_token``); signing out is ``logout()``, which deletes the session row, so a copied
+cookie is dead everywhere. HTML forms reach PATCH and DELETE through ``_method``.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from sampleapp.web.pagination import paginate
+from sampleapp.web.users.access import admin_user, correct_user, signed_in_user
+from sampleapp.web.users.forms import ProfileForm, SessionForm, SignupForm
+from sampleapp.web.users.models import User, UserQuerySet
+
+
+def new(request: HttpRequest) -> HttpResponse:
+    return render(request, "users/new.html", {"form": SignupForm()})
+
+
+def create(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST)
+    if not form.is_valid():
+        return render(request, "users/new.html", {"form": form})
+    user = form.save()
+    login(request, user)
+    messages.success(request, "Welcome to the Sample App!")
+    return redirect("user", user.pk)
+
+
+@signed_in_user
+def index(request: HttpRequest) -> HttpResponse:
+    users = paginate(request, User.objects.for_listing().order_by("id"))
+    return render(request, "users/index.html", {"users": users})
+
+
+def show(request: HttpRequest, pk: int) -> HttpResponse:
+    user = get_object_or_404(User.objects.with_stats(), pk=pk)
+    posts = user.microposts.only("id", "user_id", "content", "created_at").newest_first()
+    microposts = paginate(request, posts, count=user.microposts_count)
+    context = {"user": user, "microposts": microposts, "is_own": user.pk == request.user.pk}
+    return render(request, "users/show.html", context)
+
+
+@correct_user
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "users/edit.html", {"form": ProfileForm(user=request.user)})
+
+
+@correct_user
+def update(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ProfileForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return render(request, "users/edit.html", {"form": form})
+    user = form.save()
+    update_session_auth_hash(request, user)  # new password: keep this session only
+    messages.success(request, "Profile updated")
+    return redirect("user", user.pk)
+
+
+@admin_user
+def destroy(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(User, pk=pk).delete()
+    messages.success(request, "User destroyed.")
+    return redirect("users")
+
+
+def _show_follow(request: HttpRequest, pk: int, title: str, relation: str) -> HttpResponse:
+    user = get_object_or_404(User.objects.with_stats(), pk=pk)
+    users: UserQuerySet = getattr(user, relation)
+    page = paginate(request, users.for_listing().order_by("id"))
+    context = {"user": user, "users": page, "title": title}
+    return render(request, "users/show_follow.html", context)
+
+
+@signed_in_user
+def following(request: HttpRequest, pk: int) -> HttpResponse:
+    return _show_follow(request, pk, "Following", "followed_users")
+
+
+@signed_in_user
+def followers(request: HttpRequest, pk: int) -> HttpResponse:
+    return _show_follow(request, pk, "Followers", "followers")
+
+
+def signin(request: HttpRequest) -> HttpResponse:
+    return render(request, "users/signin.html", {"form": SessionForm()})
+
+
+def create_session(request: HttpRequest) -> HttpResponse:
+    form = SessionForm(request.POST)
+    form.is_valid()
+    user = authenticate(
+        request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
+    )
+    if user is None:
+        error = "Invalid email/password combination"  # flash.now: this response only
+        return render(request, "users/signin.html", {"form": form, "error": error})
+    return_to = request.session.pop("return_to", None)
+    login(request, user)
+    return redirect(return_to) if return_to else redirect("user", user.pk)
+
+
+def signout(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    logout(request)
+    return redirect("root")

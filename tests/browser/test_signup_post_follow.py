@@ -1,0 +1,96 @@
+"""A real browser: sign up, post, follow in place with JavaScript, and see the feed.
+
+Headless Chromium (Debian's ``chromium``) drives the app served by pytest-django's live server.
+The follow button must flip and the followers count change without a page load: the test marks
+the window before clicking and checks the mark is still there afterwards. Gravatar requests are
+answered locally with nothing, since this machine has no internet.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sampleapp.web.microposts.models import Micropost
+from sampleapp.web.users.models import User
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: install Debian's `chromium` package "
+            "(apt-get install chromium), or run `make test`"
+        )
+    return str(CHROMIUM)
+
+
+def test_sign_up_post_follow_and_see_the_feed(live_server, chromium_path: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    author = User.objects.create_user(
+        name="Followed Author", email="author@example.com", password="foobar"
+    )
+    Micropost.objects.create(user=author, content="A post from the followed author")
+    profile = f"{live_server.url}/users/{author.pk}"
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
+        page = browser.new_page()
+        page.route(re.compile(r"https://secure\.gravatar\.com/.*"), lambda route: route.abort())
+        page.set_default_timeout(15_000)
+
+        page.goto(f"{live_server.url}/signup")
+        page.get_by_label("Name").fill("Browser User")
+        page.get_by_label("Email").fill("browser@example.com")
+        page.get_by_label("Password", exact=True).fill("secret1")
+        page.get_by_label("Confirmation").fill("secret1")
+        page.get_by_role("button", name="Create my account").click()
+        expect(page.locator("div.alert-success")).to_contain_text("Welcome to the Sample App!")
+        expect(page).to_have_title("Ruby on Rails Tutorial Sample App | Browser User")
+
+        page.get_by_role("link", name="Home").click()
+        page.locator("#micropost_content").fill("Hello from a real browser")
+        page.get_by_role("button", name="Post").click()
+        expect(page.locator("div.alert-success")).to_have_text("Micropost created!")
+        expect(page.locator("ol.microposts span.content").first).to_have_text(
+            "Hello from a real browser"
+        )
+
+        page.goto(profile)
+        expect(page.locator("#followers")).to_have_text("0")
+        page.evaluate("window.notReloaded = true")
+        page.get_by_role("button", name="Follow").click()
+        expect(page.get_by_role("button", name="Unfollow")).to_be_visible()
+        expect(page.locator("#followers")).to_have_text("1")
+        assert page.evaluate("window.notReloaded") is True
+        assert page.url == profile
+
+        page.get_by_role("button", name="Unfollow").click()
+        expect(page.get_by_role("button", name="Follow")).to_be_visible()
+        expect(page.locator("#followers")).to_have_text("0")
+        page.get_by_role("button", name="Follow").click()
+        expect(page.locator("#followers")).to_have_text("1")
+        assert page.evaluate("window.notReloaded") is True
+
+        page.get_by_role("link", name="Home").click()
+        feed = page.locator("ol.microposts span.content")
+        expect(feed).to_have_text(["Hello from a real browser", "A post from the followed author"])
+        browser.close()
+
+    follower = User.objects.get(email="browser@example.com")
+    assert follower.is_following(author)

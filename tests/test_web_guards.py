@@ -1,0 +1,175 @@
+"""Guard tests for the web app's share of docs/ARCHITECTURE.md (checks 1-5 and 14).
+
+Each reads the source tree, so a change that breaks a rule fails the build instead of waiting
+for a reviewer: app shape, Rails-sized views, domain queries kept out of views, settings as the
+only environment reader, import boundaries, and small modules that explain themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "sampleapp"
+WEB = PACKAGE / "web"
+APPS = [a.rsplit(".", 1)[1] for a in settings.INSTALLED_APPS if a.startswith("sampleapp.web.")]
+LAYOUT_TEMPLATES = {
+    "base.html",
+    "_header.html",
+    "_footer.html",
+    "shared/_error_messages.html",
+    "404.html",
+}
+
+
+def python_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*.py") if "migrations" not in p.parts]
+
+
+def test_the_four_apps_are_installed() -> None:
+    assert sorted(APPS) == ["microposts", "pages", "relationships", "users"]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_every_app_has_the_same_shape(app: str) -> None:
+    base = WEB / app
+    for name in (
+        "models.py",
+        "views.py",
+        "urls.py",
+        f"templates/{app}",
+        "tests/__init__.py",
+        "migrations/__init__.py",
+    ):
+        assert (base / name).exists(), f"{app} lacks {name}"
+    assert list((base / "tests").glob("test_*.py")), f"{app}/tests has no test_*.py"
+    assert not (base / "tests.py").exists()
+    stray = [p.name for p in base.glob("test*.py")]
+    assert not stray, f"tests beside the code in {app}: {stray}"
+
+
+def test_project_templates_hold_only_the_layout() -> None:
+    templates = WEB / "templates"
+    found = {p.relative_to(templates).as_posix() for p in templates.rglob("*.html")}
+    assert found <= LAYOUT_TEMPLATES, found - LAYOUT_TEMPLATES
+
+
+def view_lengths() -> dict[str, int]:
+    lengths = {}
+    for path in WEB.glob("*/views.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef):
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                lengths[f"{path.parent.name}.{node.name}"] = node.end_lineno - start + 1  # type: ignore[operator]
+    return lengths
+
+
+def test_views_are_rails_sized() -> None:
+    lengths = view_lengths()
+    assert len(lengths) >= 20
+    too_long = {name: n for name, n in lengths.items() if n > 25}
+    assert not too_long, f"views over 25 lines: {too_long}"
+    assert statistics.median(lengths.values()) < 12, sorted(lengths.values())
+
+
+def test_follow_graph_queries_stay_out_of_views() -> None:
+    for path in WEB.glob("*/views.py"):
+        assert not re.search(r"following_set|followed_id", path.read_text()), path
+
+
+def test_settings_is_the_only_reader_of_the_environment() -> None:
+    readers = [
+        str(p.relative_to(ROOT))
+        for p in WEB.rglob("*.py")
+        if re.search(r"os\.environ|getenv", p.read_text())
+    ]
+    assert readers == ["sampleapp/web/settings.py"]
+
+
+def test_only_the_web_package_imports_django() -> None:
+    glue = {PACKAGE / "serve.py", PACKAGE / "cli.py"}  # they import it lazily, inside functions
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in python_files(PACKAGE)
+        if WEB not in p.parents
+        and p not in glue
+        and re.search(r"^(from|import) django", p.read_text(), re.M)
+    ]
+    assert not offenders
+
+
+def test_glue_modules_import_django_only_inside_functions() -> None:
+    for path in (PACKAGE / "serve.py", PACKAGE / "cli.py"):
+        assert not re.search(r"^(from|import) django", path.read_text(), re.M), path
+
+
+def test_web_never_imports_discovery_or_ops() -> None:
+    pattern = re.compile(r"^\s*(from|import) sampleapp\.(discovery|ops)", re.M)
+    offenders = [p for p in python_files(WEB) if pattern.search(p.read_text())]
+    assert not offenders
+
+
+def test_web_modules_are_small_and_open_with_a_docstring() -> None:
+    for path in python_files(WEB):
+        text = path.read_text()
+        assert len(text.splitlines()) < 400, path
+        if (
+            text.strip()
+            and "tests" not in path.parts
+            and "templatetags" not in path.parts
+            and path.name not in {"apps.py", "__init__.py"}
+        ):
+            assert ast.get_docstring(ast.parse(text)), f"{path} has no docstring"
+
+
+def settings_in_child(**env: str) -> subprocess.CompletedProcess[str]:
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import sampleapp.web.settings"],
+        env={**keep, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_production_settings_without_secret_key_fail_naming_it(tmp_path: Path) -> None:
+    done = settings_in_child(
+        SAMPLEAPP_ENV="production",
+        SAMPLEAPP_DATA_DIR=str(tmp_path),
+        DATABASE_URL="postgres://u:p@db/x",
+    )
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is not set" in done.stderr
+
+
+def test_production_settings_without_database_password_fail_naming_it(tmp_path: Path) -> None:
+    done = settings_in_child(
+        SAMPLEAPP_ENV="production",
+        SAMPLEAPP_DATA_DIR=str(tmp_path),
+        SECRET_KEY="k" * 50,
+        POSTGRES_USER="sample",
+    )
+    assert done.returncode != 0
+    assert "POSTGRES_PASSWORD" in done.stderr
+
+
+def test_production_settings_with_everything_set_import(tmp_path: Path) -> None:
+    done = settings_in_child(
+        SAMPLEAPP_ENV="production",
+        SAMPLEAPP_DATA_DIR=str(tmp_path),
+        SECRET_KEY="k" * 50,
+        POSTGRES_USER="sample",
+        POSTGRES_PASSWORD="secret",
+    )
+    assert done.returncode == 0, done.stderr
