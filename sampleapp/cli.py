@@ -34,7 +34,9 @@ def _run(args: argparse.Namespace) -> None:
 
     embedded.prepare()
     email, password = embedded.DEMO_LOGIN
-    print(f"▶ Serving http://localhost:{args.port}  (sign in as {email} / {password}; Ctrl-C stops)")
+    print(
+        f"▶ Serving http://localhost:{args.port}  (sign in as {email} / {password}; Ctrl-C stops)"
+    )
     serve.run(serve.ServeOptions(host=args.host, port=args.port, workers=args.workers))
 
 
@@ -45,6 +47,105 @@ def _manage(args: argparse.Namespace) -> None:
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["sampleapp manage", *args.args])
+
+
+def _renderer(args: argparse.Namespace) -> None:
+    from sampleapp.discovery import renderer
+
+    renderer.main({"NGINX_LISTEN": args.listen})
+
+
+def _dns(args: argparse.Namespace) -> None:
+    from sampleapp.discovery import dns
+
+    dns.main({"DNS_LISTEN": args.listen})
+
+
+def _register_db(args: argparse.Namespace) -> None:
+    from sampleapp.discovery import registrar
+
+    registrar.register_db({"DB_ADVERTISE_HOST": args.host, "DB_PORT": args.port})
+
+
+def _status(args: argparse.Namespace) -> int:
+    from sampleapp.discovery import status
+
+    return status.main()
+
+
+def _web(args: argparse.Namespace) -> None:
+    from sampleapp import serve
+
+    serve.run(serve.ServeOptions(host="0.0.0.0", port=args.port, workers=args.workers))
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    from sampleapp import serve
+
+    serve.use_django_settings()
+    import django
+
+    django.setup()
+    from sampleapp.web import deployment
+
+    deployment.run(timeout=args.timeout)
+
+
+def _healthcheck(args: argparse.Namespace) -> int:
+    from sampleapp import healthcheck
+
+    return healthcheck.main()
+
+
+def _image_build(args: argparse.Namespace) -> None:
+    from sampleapp.ops import images
+    from sampleapp.progress import Progress
+
+    images.build_app_image(Progress(images.REPO / "var" / "sampleapp-build.log"))
+    print(f"✔ Built {images.APP_IMAGE} ({images.image_size_mb(images.APP_IMAGE):.0f} MB)")
+
+
+def _secrets_init(args: argparse.Namespace) -> None:
+    from sampleapp.ops import secrets
+
+    written = secrets.init()
+    print("\n".join(f"✔ wrote {path}" for path in written) or "✔ every secret file exists")
+
+
+def _up(args: argparse.Namespace) -> None:
+    from sampleapp.ops import stack
+
+    stack.up(stack.Options(replicas=args.replicas, build=not args.no_build))
+
+
+def _down(args: argparse.Namespace) -> None:
+    from sampleapp.ops import stack
+
+    stack.down(volumes=args.volumes)
+
+
+def _ps(args: argparse.Namespace) -> None:
+    from sampleapp.ops import stack
+
+    stack.status()
+
+
+def _logs(args: argparse.Namespace) -> None:
+    from sampleapp.ops import stack
+
+    stack.logs(args.service, follow=args.follow, lines=args.tail)
+
+
+def _scale(args: argparse.Namespace) -> None:
+    from sampleapp.ops import stack
+
+    stack.scale(args.service, args.replicas)
+
+
+def _release(args: argparse.Namespace) -> None:
+    from sampleapp.ops import release
+
+    release.release(args.registry, build_number=args.build_number, run_tests=not args.skip_tests)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +169,77 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("manage", help="run a Django management command (migrate, populate, ...)")
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(handler=_manage)
+
+    p = sub.add_parser("renderer", help="run nginx and keep its app server pool in step with etcd")
+    p.add_argument("--listen", help="nginx listen address or port (default NGINX_LISTEN or 80)")
+    p.set_defaults(handler=_renderer)
+
+    p = sub.add_parser("dns", help="serve sampleapp.local. from etcd's /skydns keys")
+    p.add_argument("--listen", help="host:port for UDP and TCP (default DNS_LISTEN or 0.0.0.0:53)")
+    p.set_defaults(handler=_dns)
+
+    p = sub.add_parser("register-db", help="publish db.sampleapp.local in etcd while the DB is up")
+    p.add_argument("--host", help="the database's IP or name (default: this machine's address)")
+    p.add_argument("--port", help="the database's port (default DB_PORT or 5432)")
+    p.set_defaults(handler=_register_db)
+
+    p = sub.add_parser("status", help="registered app servers, DNS records, etcd member health")
+    p.set_defaults(handler=_status)
+
+    p = sub.add_parser("web", help="container role: the app server on 0.0.0.0:9292, registered")
+    p.add_argument("--port", type=int, default=9292)
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(handler=_web)
+
+    p = sub.add_parser("migrate", help="container role: wait for the DB, migrate and populate once")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the DB")
+    p.set_defaults(handler=_migrate)
+
+    p = sub.add_parser("proxy", help="container role: nginx fed by etcd (same as renderer)")
+    p.add_argument("--listen", help="nginx listen address or port (default NGINX_LISTEN or 80)")
+    p.set_defaults(handler=_renderer)
+
+    p = sub.add_parser("healthcheck", help="the image's HEALTHCHECK for whichever role runs")
+    p.set_defaults(handler=_healthcheck)
+
+    p = sub.add_parser("image", help="build the project image (local bases when offline)")
+    image = p.add_subparsers(dest="image_command", required=True, metavar="ACTION")
+    image.add_parser("build", help="build sampleapp:<version>").set_defaults(handler=_image_build)
+
+    p = sub.add_parser("secrets", help="the deployment's secret files in deploy/secrets/")
+    secret = p.add_subparsers(dest="secrets_command", required=True, metavar="ACTION")
+    secret.add_parser("init", help="write random values for missing secret files").set_defaults(
+        handler=_secrets_init
+    )
+
+    p = sub.add_parser("up", help="build and start the one-host stack on http://127.0.0.1:8080")
+    p.add_argument("--replicas", type=int, default=3, help="app servers (default 3)")
+    p.add_argument("--no-build", action="store_true", help="use the images already built")
+    p.set_defaults(handler=_up)
+
+    p = sub.add_parser("down", help="stop and remove the stack (data kept unless --volumes)")
+    p.add_argument("--volumes", action="store_true", help="also delete the database volume")
+    p.set_defaults(handler=_down)
+
+    p = sub.add_parser("ps", help="the stack's services, health and registered app servers")
+    p.set_defaults(handler=_ps)
+
+    p = sub.add_parser("logs", help="the stack's logs, of one service or all")
+    p.add_argument("service", nargs="?")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("--tail", type=int, default=100)
+    p.set_defaults(handler=_logs)
+
+    p = sub.add_parser("scale", help="run N app servers: sampleapp scale web N")
+    p.add_argument("service", choices=["web"])
+    p.add_argument("replicas", type=int)
+    p.set_defaults(handler=_scale)
+
+    p = sub.add_parser("release", help="test, build, tag (sha8, build-N, latest), push, verify")
+    p.add_argument("--registry", required=True, help="registry host:port, e.g. 127.0.0.1:5000")
+    p.add_argument("--build-number", type=int, help="default: one more than the last release")
+    p.add_argument("--skip-tests", action="store_true", help="build and push without testing")
+    p.set_defaults(handler=_release)
     return parser
 
 

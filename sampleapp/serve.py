@@ -4,7 +4,8 @@ The server is started in-process through gunicorn's application API so that one 
 ``sampleapp serve``, works the same on a laptop and in a container; the WSGI callable is loaded in
 the workers only. This module is glue between the web app and the discovery code: it names
 the Django settings module for gunicorn and attaches the registrar's server hooks when etcd
-endpoints are configured, so that no app server runs without announcing itself.
+endpoints are configured, so that no app server runs without announcing itself. It also makes
+each response one write (``WholeResponse``), so that a killed server never leaves a half-sent one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import wsgi
 
 SETTINGS_MODULE = "sampleapp.web.settings"
 
@@ -33,6 +36,46 @@ class ServeOptions:
     hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
+class WholeResponse(wsgi.Response):  # type: ignore[misc]
+    """An HTTP/1 response whose status line and headers leave with the first body bytes.
+
+    gunicorn sends the headers in one send() and the body in the next. An app server killed
+    between the two leaves nginx a response it has begun to pass on and so cannot retry on another
+    server: the client gets a truncated reply. Holding the headers until the body makes every
+    non-streamed response (a Django page is one chunk) a single send(): a crash then leaves nginx
+    nothing (a GET is retried elsewhere) or everything. Streamed and chunked bodies and bodiless
+    responses still work, with the headers sent first as before.
+    """
+
+    _held = b""
+    headers_sent: bool
+
+    def send_headers(self) -> None:
+        if self.headers_sent:
+            return
+        lines = [*self.default_headers(), *(f"{k}: {v}\r\n" for k, v in self.headers)]
+        self._held = util.to_bytestring("{}\r\n".format("".join(lines)), "latin-1")
+        self.headers_sent = True
+
+    def _emit_body(self, data: bytes) -> None:
+        if self._held and not self.chunked:
+            held, self._held = self._held, b""
+            util.write(self.sock, held + data)
+            return
+        self._flush_headers()
+        super()._emit_body(data)
+
+    def close(self) -> None:
+        self.send_headers()
+        self._flush_headers()
+        super().close()
+
+    def _flush_headers(self) -> None:
+        if self._held:
+            held, self._held = self._held, b""
+            util.write(self.sock, held)
+
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
@@ -49,6 +92,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             "errorlog": "-",
             "graceful_timeout": 20,
             "proc_name": "sampleapp-web",
+            # gunicorn's control socket defaults to one path per user: several servers on one
+            # host would fight over it, and nothing here uses it.
+            "control_socket_disable": True,
+            # Files go through WholeResponse.write like every other body (nginx serves the
+            # static files in deployments; this only concerns `make run`).
+            "sendfile": False,
             **o.hooks,
         }
         for key, value in settings.items():
@@ -61,5 +110,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def run(options: ServeOptions) -> None:
+    """Serve until SIGTERM; with ETCD_ENDPOINTS set, register in etcd while ready."""
+    from sampleapp.discovery import registrar
+
     use_django_settings()
+    options.hooks = {**registrar.gunicorn_hooks(), **options.hooks}
+    wsgi.Response = WholeResponse  # the class gunicorn's workers build HTTP/1 responses with
     _Gunicorn(options).run()

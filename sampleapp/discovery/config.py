@@ -1,0 +1,247 @@
+"""Discovery settings from the environment: the only reader of ``os.environ`` in discovery.
+
+Every component reads its settings here, once, into a frozen dataclass, so containers configure
+registrar, renderer and DNS with variables alone and a typo fails at start with the variable's name
+instead of deep inside a loop. Command-line flags are applied as overrides of the same names.
+Variables and defaults: ETCD_ENDPOINTS (http://127.0.0.1:2379, comma-separated), ETCD_TIMEOUT (2 s),
+SERVICES_PREFIX (/services/app/), INSTANCE_ID (host name), ADVERTISE_ADDR (host:port, default the
+bound address), LEASE_TTL (10 s), DRAIN_SECONDS (2 s), NGINX_* (see ``renderer_settings``), DNS_*
+and DB_* (see ``dns_settings`` and ``db_settings``), SKYDNS_PREFIX (/skydns).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sampleapp.errors import ConfigError
+
+# deploy/nginx of a source checkout; an installed package finds it under the working directory
+# (the image's WORKDIR) or wherever NGINX_CONF_DIR says.
+NGINX_DIR = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
+DEFAULT_ENDPOINTS = "http://127.0.0.1:2379"
+
+
+@dataclass(frozen=True)
+class EtcdSettings:
+    endpoints: tuple[str, ...]
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class RegistrarSettings:
+    etcd: EtcdSettings
+    prefix: str
+    instance_id: str
+    advertise: str | None  # host:port; None means "derive it from the bound socket"
+    ttl: int
+    drain: float
+
+
+@dataclass(frozen=True)
+class RendererSettings:
+    etcd: EtcdSettings
+    prefix: str
+    listen: str
+    template: Path
+    unavailable_page: Path
+    static_root: Path
+    runtime_dir: Path
+    nginx_bin: str
+    access_log: str
+    mime_types: Path
+    user: str | None
+    debounce: float
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    etcd: EtcdSettings
+    skydns_prefix: str
+    domain: str
+    host: str
+    port: int
+    ttl: int
+    forward: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class DbSettings:
+    etcd: EtcdSettings
+    skydns_prefix: str
+    domain: str
+    name: str
+    alias: str
+    host: str | None  # None: the address this machine uses to reach etcd
+    port: int
+    ttl: int
+
+
+def environ(overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """The process environment with the non-empty ``overrides`` (command-line flags) applied."""
+    env = dict(os.environ)
+    env.update({k: v for k, v in (overrides or {}).items() if v is not None and v != ""})
+    return env
+
+
+def etcd_configured(env: Mapping[str, str]) -> bool:
+    """Whether this process was told where etcd is (an app server registers only then)."""
+    return bool(env.get("ETCD_ENDPOINTS", "").strip())
+
+
+def etcd_settings(env: Mapping[str, str]) -> EtcdSettings:
+    raw = env.get("ETCD_ENDPOINTS", "") or DEFAULT_ENDPOINTS
+    endpoints = tuple(e.strip().rstrip("/") for e in raw.split(",") if e.strip())
+    for url in endpoints:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(
+                f"ETCD_ENDPOINTS has {url!r}, expected URLs like http://etcd:2379 separated by "
+                "commas: fix ETCD_ENDPOINTS"
+            )
+    return EtcdSettings(endpoints, _number(env, "ETCD_TIMEOUT", 2.0, minimum=0.1))
+
+
+def registrar_settings(env: Mapping[str, str]) -> RegistrarSettings:
+    advertise = env.get("ADVERTISE_ADDR") or None
+    if advertise is not None:
+        split_hostport(advertise, "ADVERTISE_ADDR")
+    return RegistrarSettings(
+        etcd=etcd_settings(env),
+        prefix=_prefix(env, "SERVICES_PREFIX", "/services/app/"),
+        instance_id=_instance_id(env),
+        advertise=advertise,
+        ttl=int(_number(env, "LEASE_TTL", 10, minimum=2)),
+        drain=_number(env, "DRAIN_SECONDS", 2.0, minimum=0.0),
+    )
+
+
+def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
+    """NGINX_LISTEN (80), NGINX_CONF_DIR (deploy/nginx: nginx.conf.j2 and 503.html, or
+    NGINX_TEMPLATE / NGINX_UNAVAILABLE_PAGE one by one), NGINX_STATIC_ROOT (/usr/src/app/public),
+    NGINX_RUNTIME_DIR (/tmp/sampleapp-nginx), NGINX_BIN, NGINX_ACCESS_LOG (/dev/stdout),
+    NGINX_MIME_TYPES, NGINX_USER (unset), RENDER_DEBOUNCE (0.25 s)."""
+    listen = env.get("NGINX_LISTEN", "80")
+    split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_LISTEN")
+    nginx_bin = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
+    conf_dir = Path(env.get("NGINX_CONF_DIR") or _first_dir(NGINX_DIR, Path.cwd() / "deploy/nginx"))
+    return RendererSettings(
+        etcd=etcd_settings(env),
+        prefix=_prefix(env, "SERVICES_PREFIX", "/services/app/"),
+        listen=listen,
+        template=Path(env.get("NGINX_TEMPLATE") or conf_dir / "nginx.conf.j2"),
+        unavailable_page=Path(env.get("NGINX_UNAVAILABLE_PAGE") or conf_dir / "503.html"),
+        static_root=Path(env.get("NGINX_STATIC_ROOT", "/usr/src/app/public")),
+        runtime_dir=Path(env.get("NGINX_RUNTIME_DIR", "/tmp/sampleapp-nginx")),
+        nginx_bin=nginx_bin,
+        access_log=env.get("NGINX_ACCESS_LOG", "/dev/stdout"),
+        mime_types=Path(env.get("NGINX_MIME_TYPES", "/etc/nginx/mime.types")),
+        user=env.get("NGINX_USER") or None,
+        debounce=_number(env, "RENDER_DEBOUNCE", 0.25, minimum=0.0),
+    )
+
+
+def dns_settings(env: Mapping[str, str]) -> DnsSettings:
+    """DNS_LISTEN (0.0.0.0:53), DNS_DOMAIN (sampleapp.local.), DNS_TTL (30), DNS_FORWARD (unset:
+    outside names are refused; else comma-separated ip[:port] resolvers), SKYDNS_PREFIX."""
+    host, port = split_hostport(env.get("DNS_LISTEN", "0.0.0.0:53"), "DNS_LISTEN")
+    forward = tuple(
+        split_hostport(item.strip() if ":" in item else f"{item.strip()}:53", "DNS_FORWARD")
+        for item in env.get("DNS_FORWARD", "").split(",")
+        if item.strip()
+    )
+    return DnsSettings(
+        etcd=etcd_settings(env),
+        skydns_prefix=_prefix(env, "SKYDNS_PREFIX", "/skydns").rstrip("/"),
+        domain=_domain(env),
+        host=host,
+        port=port,
+        ttl=int(_number(env, "DNS_TTL", 30, minimum=0)),
+        forward=forward,
+    )
+
+
+def db_settings(env: Mapping[str, str]) -> DbSettings:
+    """DB_NAME (db), DB_ALIAS (some-postgres, a CNAME; empty for none), DB_ADVERTISE_HOST (IP or
+    name; default this machine's address towards etcd), DB_PORT (5432), LEASE_TTL (10)."""
+    return DbSettings(
+        etcd=etcd_settings(env),
+        skydns_prefix=_prefix(env, "SKYDNS_PREFIX", "/skydns").rstrip("/"),
+        domain=_domain(env),
+        name=env.get("DB_NAME", "db"),
+        alias=env.get("DB_ALIAS", "some-postgres"),
+        host=env.get("DB_ADVERTISE_HOST") or None,
+        port=int(_number(env, "DB_PORT", 5432, minimum=1)),
+        ttl=int(_number(env, "LEASE_TTL", 10, minimum=2)),
+    )
+
+
+def split_hostport(value: str, variable: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` into its parts, or a ConfigError naming ``variable``."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{variable} is {value!r}, expected host:port (e.g. 10.0.0.5:9292)")
+    return host, int(port)
+
+
+def _first_dir(*candidates: Path) -> Path:
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{name} is {raw!r}, expected a number of at least {minimum}: fix {name}")
+    return value
+
+
+def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    if not value.startswith("/") or "//" in value:
+        raise ConfigError(f"{name} is {value!r}, expected an absolute key path like {default}")
+    return value
+
+
+def _domain(env: Mapping[str, str]) -> str:
+    domain = (env.get("DNS_DOMAIN") or "sampleapp.local.").lower()
+    domain = domain if domain.endswith(".") else domain + "."
+    if domain == "." or ".." in domain:
+        raise ConfigError(f"DNS_DOMAIN is {domain!r}, expected a domain like sampleapp.local.")
+    return domain
+
+
+def _instance_id(env: Mapping[str, str]) -> str:
+    instance = env.get("INSTANCE_ID") or socket.gethostname()
+    if "/" in instance or not instance.isprintable() or not instance.strip():
+        raise ConfigError(f"INSTANCE_ID is {instance!r}, expected a name without '/' (web-1)")
+    return instance
+
+
+def configure_logging(env: Mapping[str, str]) -> None:
+    """Send discovery's log lines to stderr (the container log), at LOG_LEVEL (default INFO)."""
+    logger = logging.getLogger("sampleapp.discovery")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    )
+    logger.addHandler(handler)
+    level = env.get("LOG_LEVEL", "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LOG_LEVEL is {level!r}, expected DEBUG, INFO, WARNING or ERROR")
+    logger.setLevel(level)
+    logger.propagate = False

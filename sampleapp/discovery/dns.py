@@ -1,0 +1,214 @@
+"""The SkyDNS role: an authoritative DNS server (UDP and TCP) for ``sampleapp.local.`` on etcd.
+
+Records come from SkyDNS/CoreDNS-etcd keys (``/skydns/local/sampleapp/db`` = ``{"host": "10.0.0.5",
+"port": 5432}``) into memory through a watch, so answers never wait on etcd. An IP host gives
+A/AAAA; a name host gives a CNAME followed inside the zone, so the answer carries the A record too
+(as the thesis's ``dig some-postgres.sampleapp.local`` showed); a port gives SRV. A name also has
+the records stored beneath it (``.../db/x1``), as in CoreDNS. TTL: the record's, else DNS_TTL (30).
+Unknown names: NXDOMAIN with the zone's SOA. Outside names: REFUSED, or passed to DNS_FORWARD when
+set (containers using this as their only resolver). Before etcd was read once: SERVFAIL, never a
+cacheable NXDOMAIN.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, SRV, A, DNSLabel, DNSRecord
+from dnslib.server import DNSHandler, DNSLogger, DNSServer
+
+from sampleapp.discovery import config, keys
+from sampleapp.discovery.etcd import EtcdClient
+from sampleapp.discovery.watch import PrefixMirror
+from sampleapp.errors import DiscoveryError, SampleappError
+
+log = logging.getLogger(__name__)
+
+Owned = tuple[str, keys.DnsRecord]  # (owner name, record)
+_MAX_CHAIN = 8
+
+
+class ZoneResolver:
+    """Answers queries for one zone from an in-memory copy of its etcd records."""
+
+    def __init__(self, settings: config.DnsSettings) -> None:
+        self.settings = settings
+        self.zone = keys.normalize_name(settings.domain)
+        self.synced = threading.Event()
+        self._records: dict[str, list[keys.DnsRecord]] = {}
+        self._serial = 1
+
+    def on_change(self, content: Mapping[str, str]) -> None:
+        records: dict[str, list[keys.DnsRecord]] = {}
+        for key, value in content.items():
+            try:
+                name = keys.dns_name(self.settings.skydns_prefix, key)
+                records.setdefault(name, []).append(keys.parse_dns_record(key, value))
+            except SampleappError as exc:
+                log.warning("skipping a record: %s", exc)
+        self._records = records  # one assignment: readers see the old or the new map, whole
+        self._serial += 1
+        self.synced.set()
+        log.info("serving %d name(s) in %s", len(records), self.zone)
+
+    def resolve(self, request: DNSRecord, handler: Any) -> DNSRecord:
+        qname = str(request.q.qname).lower()
+        qtype = QTYPE[request.q.qtype]
+        if qname != self.zone and not qname.endswith("." + self.zone):
+            return self._outside(request, handler)
+        reply = request.reply(ra=0, aa=1)
+        if not self.synced.is_set():
+            reply.header.rcode = RCODE.SERVFAIL
+            return reply
+        try:
+            known = self._answer(reply, request.q.qname, qtype, 0)
+        except Exception:  # a bad record must cost one answer, never the server thread
+            log.exception("answering %s %s failed", qname, qtype)
+            reply.header.rcode = RCODE.SERVFAIL
+            return reply
+        if not known:
+            reply.header.rcode = RCODE.NXDOMAIN
+        if not reply.rr:
+            reply.add_auth(self._soa())
+        return reply
+
+    def lookup(self, name: str) -> list[Owned]:
+        """Records of ``name`` itself and of every name below it."""
+        name = name.lower()
+        if name == self.zone:
+            return []
+        records = self._records
+        return [
+            (owner, record)
+            for owner, found in records.items()
+            if owner == name or owner.endswith("." + name)
+            for record in found
+        ]
+
+    def _answer(self, reply: DNSRecord, qname: DNSLabel, qtype: str, depth: int) -> bool:
+        """Add the answers for ``qname``; False when the name does not exist."""
+        name = str(qname).lower()
+        if name == self.zone:
+            if qtype in {"SOA", "ANY"}:
+                reply.add_answer(self._soa())
+            if qtype in {"NS", "ANY"}:
+                reply.add_answer(
+                    RR(qname, QTYPE.NS, rdata=NS(f"ns.dns.{self.zone}"), ttl=self._ttl(None))
+                )
+            return True
+        found = self.lookup(name)
+        if not found:
+            return False
+        if len(found) == 1 and found[0][1].ip is None and qtype != "SRV":
+            target = found[0][1].host
+            target = target if target.endswith(".") else target + "."
+            reply.add_answer(
+                RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=self._ttl(found[0][1]))
+            )
+            in_zone = target == self.zone or target.endswith("." + self.zone)
+            if qtype != "CNAME" and in_zone and depth < _MAX_CHAIN:
+                self._answer(reply, DNSLabel(target), qtype, depth + 1)
+            return True
+        for owner, record in found:
+            if qtype == "SRV" and record.port is not None:
+                target = record.host if record.ip is None else owner
+                target = target if target.endswith(".") else target + "."
+                srv = SRV(record.priority, record.weight, record.port, target)
+                reply.add_answer(RR(qname, QTYPE.SRV, rdata=srv, ttl=self._ttl(record)))
+                self._add_address(reply, target, record)
+            elif record.ip is not None and qtype in {"A", "AAAA", "ANY"}:
+                rtype = "A" if record.ip.version == 4 else "AAAA"
+                if qtype in {rtype, "ANY"}:
+                    rdata = A(record.host) if rtype == "A" else AAAA(record.host)
+                    reply.add_answer(
+                        RR(qname, getattr(QTYPE, rtype), rdata=rdata, ttl=self._ttl(record))
+                    )
+        return True
+
+    def _add_address(self, reply: DNSRecord, target: str, record: keys.DnsRecord) -> None:
+        """Glue for an SRV target: its A/AAAA records in the additional section."""
+        candidates = [(target, record)] if record.ip is not None else self.lookup(target)
+        for _, rec in candidates:
+            if rec.ip is not None:
+                rdata = A(rec.host) if rec.ip.version == 4 else AAAA(rec.host)
+                rtype = QTYPE.A if rec.ip.version == 4 else QTYPE.AAAA
+                reply.add_ar(RR(target, rtype, rdata=rdata, ttl=self._ttl(rec)))
+
+    def _outside(self, request: DNSRecord, handler: Any) -> DNSRecord:
+        for host, port in self.settings.forward:
+            try:
+                tcp = getattr(handler, "protocol", "udp") == "tcp"
+                raw = request.send(host, port, tcp=tcp, timeout=2.0, ipv6=":" in host)
+                return DNSRecord.parse(raw)
+            except OSError as exc:
+                log.warning("forwarding %s to %s:%d failed: %s", request.q.qname, host, port, exc)
+        reply = request.reply(ra=0, aa=0)
+        reply.header.rcode = RCODE.SERVFAIL if self.settings.forward else RCODE.REFUSED
+        return reply
+
+    def _soa(self) -> RR:
+        ttl = self.settings.ttl
+        times = (self._serial, 3600, 600, 86400, ttl)
+        soa = SOA(f"ns.dns.{self.zone}", f"hostmaster.{self.zone}", times)
+        return RR(self.zone, QTYPE.SOA, rdata=soa, ttl=ttl)
+
+    def _ttl(self, record: keys.DnsRecord | None) -> int:
+        if record is not None and record.ttl is not None:
+            return record.ttl
+        return self.settings.ttl
+
+
+class _Handler(DNSHandler):  # type: ignore[misc]
+    udplen = 512  # classic DNS over UDP: longer answers are truncated and retried over TCP
+
+
+class DnsService:
+    """The zone resolver behind one UDP and one TCP listener, fed by a watch on etcd."""
+
+    def __init__(self, settings: config.DnsSettings) -> None:
+        self.settings = settings
+        self.resolver = ZoneResolver(settings)
+        self.stop = threading.Event()
+        self._servers: list[Any] = []
+
+    def start(self) -> None:
+        s = self.settings
+        client = EtcdClient(s.etcd.endpoints, timeout=s.etcd.timeout)
+        zone_path = keys.dns_key(s.skydns_prefix, self.resolver.zone) + "/"
+        PrefixMirror(client, zone_path, self.resolver.on_change).start(self.stop)
+        logger = DNSLogger(log="error", prefix=False, logf=log.warning)
+        try:
+            for tcp in (False, True):
+                server = DNSServer(self.resolver, s.host, s.port, tcp, logger, _Handler)
+                server.start_thread()
+                self._servers.append(server)
+        except OSError as exc:
+            self.close()
+            raise DiscoveryError(
+                f"cannot listen on {s.host}:{s.port} for DNS ({exc.strerror}): free the port or "
+                "set DNS_LISTEN (port 53 needs root or CAP_NET_BIND_SERVICE)"
+            ) from exc
+        log.info("DNS for %s on %s:%d (UDP and TCP)", self.resolver.zone, s.host, s.port)
+
+    def close(self) -> None:
+        self.stop.set()
+        for server in self._servers:
+            server.stop()
+            server.server.server_close()
+        self._servers.clear()
+
+
+def main(overrides: Mapping[str, str | None] | None = None) -> None:
+    """``sampleapp dns``: serve the zone until SIGTERM."""
+    env = config.environ(overrides)
+    service = DnsService(config.dns_settings(env))
+    config.configure_logging(env)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: service.stop.set())
+    service.start()
+    service.stop.wait()
+    service.close()

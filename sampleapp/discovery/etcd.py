@@ -1,0 +1,341 @@
+"""A small typed etcd v3 client over the JSON gRPC gateway (etcd 3.4+), with endpoint failover.
+
+python-etcd3 is unmaintained and pulls in grpc; the gateway that every etcd serves on its client
+port (``/v3/kv/range``, ``/v3/lease/grant``, ``/v3/watch`` ...) needs only httpx. Keys and values
+travel base64-encoded. Requests go to the endpoint that last answered and fail over to the next on a
+transport error, a timeout or an "unavailable" answer, so losing one member of three goes unnoticed.
+A watch is one streaming POST read line by line; it ends quietly after ``idle`` seconds without
+news so that a silently dead member is noticed, and reports compaction so callers re-read.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from sampleapp.errors import DiscoveryError
+
+log = logging.getLogger(__name__)
+
+# gRPC codes that mean "this member cannot answer now, another may": Unknown (leader lost),
+# DeadlineExceeded and Unavailable.
+_RETRY_CODES = {2, 4, 14}
+_NOT_FOUND = 5
+_ELECTION_WAIT = 5.0  # seconds a call keeps retrying members that answer "no leader"
+_STALLED = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    key: str
+    value: str
+    mod_revision: int
+    lease: int
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: Literal["put", "delete"]
+    key: str
+    value: str
+    mod_revision: int
+
+
+@dataclass(frozen=True)
+class WatchBatch:
+    """One watch response: its events, or ``compacted`` when history is gone (re-read all)."""
+
+    events: tuple[Event, ...]
+    compacted: bool = False
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    client_urls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    endpoint: str
+    healthy: bool
+    leader: bool = False
+    version: str = ""
+    raft_index: int = 0
+    error: str = ""
+
+
+def encode(text: str | bytes) -> str:
+    raw = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decode(text: str) -> str:
+    return base64.b64decode(text).decode()
+
+
+def prefix_range_end(prefix: str) -> bytes:
+    """The exclusive end of the key range starting with ``prefix`` (etcd's GetPrefixRangeEnd)."""
+    raw = bytearray(prefix.encode())
+    while raw and raw[-1] == 0xFF:
+        raw.pop()
+    if not raw:
+        return b"\0"  # every key
+    raw[-1] += 1
+    return bytes(raw)
+
+
+@contextmanager
+def map_etcd_errors(endpoint: str) -> Iterator[None]:
+    """Translate httpx and decoding failures at one endpoint into DiscoveryError."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise DiscoveryError(
+            f"etcd at {endpoint} did not answer in time ({type(exc).__name__}): check it with "
+            f"`etcdctl --endpoints {endpoint} endpoint health` or fix ETCD_ENDPOINTS"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise DiscoveryError(
+            f"cannot reach etcd at {endpoint} ({exc or type(exc).__name__}): start etcd "
+            "(Debian package etcd-server) or fix ETCD_ENDPOINTS"
+        ) from exc
+    except (ValueError, KeyError) as exc:
+        raise DiscoveryError(
+            f"{endpoint} answered something that is not etcd v3's JSON gateway ({exc}): "
+            "point ETCD_ENDPOINTS at etcd 3.4 or later"
+        ) from exc
+
+
+def _decode_response(endpoint: str, response: httpx.Response) -> dict[str, Any]:
+    """The JSON body; raises (to fail over) when this member cannot serve the request."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    code = int(data.get("code", 0) or 0)
+    if code in _RETRY_CODES or (response.status_code >= 500 and not code):
+        raise DiscoveryError(
+            f"etcd at {endpoint} is unavailable ({data.get('message') or response.status_code}): "
+            f"check `etcdctl --endpoints {endpoint} endpoint health`"
+        )
+    return data
+
+
+class EtcdClient:
+    """Blocking client for the few etcd v3 calls discovery needs; safe to share across threads."""
+
+    def __init__(self, endpoints: Sequence[str], *, timeout: float = 2.0) -> None:
+        if not endpoints:
+            raise DiscoveryError("no etcd endpoint given: set ETCD_ENDPOINTS")
+        self.endpoints = tuple(endpoints)
+        self.timeout = timeout
+        self._preferred = 0
+        self._http = httpx.Client(timeout=timeout, trust_env=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> EtcdClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- key/value ------------------------------------------------------------------------------
+    def put(self, key: str, value: str, *, lease: int = 0) -> int:
+        body: dict[str, Any] = {"key": encode(key), "value": encode(value)}
+        if lease:
+            body["lease"] = str(lease)
+        return _revision(self._call("/v3/kv/put", body))
+
+    def get(self, key: str) -> KeyValue | None:
+        kvs, _ = self._range({"key": encode(key)})
+        return kvs[0] if kvs else None
+
+    def get_prefix(self, prefix: str) -> tuple[list[KeyValue], int]:
+        """Every key under ``prefix`` and the store revision they were read at."""
+        return self._range({"key": encode(prefix), "range_end": encode(prefix_range_end(prefix))})
+
+    def delete(self, key: str) -> int:
+        data = self._call("/v3/kv/deleterange", {"key": encode(key)})
+        return int(data.get("deleted", 0))
+
+    def delete_prefix(self, prefix: str) -> int:
+        body = {"key": encode(prefix), "range_end": encode(prefix_range_end(prefix))}
+        return int(self._call("/v3/kv/deleterange", body).get("deleted", 0))
+
+    # -- leases -----------------------------------------------------------------------------------
+    def grant(self, ttl: int) -> int:
+        """A new lease of ``ttl`` seconds; returns its id."""
+        return int(self._call("/v3/lease/grant", {"TTL": ttl})["ID"])
+
+    def keepalive(self, lease: int) -> int:
+        """Refresh ``lease``; returns its new TTL, or 0 when etcd no longer knows it."""
+        data = self._call("/v3/lease/keepalive", {"ID": str(lease)})
+        return int(data.get("result", {}).get("TTL", 0))
+
+    def revoke(self, lease: int) -> bool:
+        """Revoke ``lease`` and delete its keys now; False if it had already expired."""
+        data = self._call("/v3/lease/revoke", {"ID": str(lease)}, allow=(_NOT_FOUND,))
+        return int(data.get("code", 0) or 0) != _NOT_FOUND
+
+    def time_to_live(self, lease: int) -> int:
+        """Seconds left on ``lease`` (-1 when it is gone)."""
+        return int(self._call("/v3/lease/timetolive", {"ID": str(lease)}).get("TTL", -1))
+
+    # -- cluster ----------------------------------------------------------------------------------
+    def members(self) -> list[Member]:
+        data = self._call("/v3/cluster/member/list", {})
+        return [
+            Member(m.get("name", "") or m.get("ID", "?"), tuple(m.get("clientURLs", [])))
+            for m in data.get("members", [])
+        ]
+
+    def status(self, endpoint: str) -> MemberStatus:
+        """One member's own view (no failover): version, leadership, raft index."""
+        try:
+            with map_etcd_errors(endpoint):
+                response = self._http.post(f"{endpoint}/v3/maintenance/status", json={})
+                data = _decode_response(endpoint, response)
+        except DiscoveryError as exc:
+            return MemberStatus(endpoint, healthy=False, error=str(exc).split(":")[0])
+        member = data.get("header", {}).get("member_id")
+        return MemberStatus(
+            endpoint,
+            healthy="code" not in data,
+            leader=member is not None and member == data.get("leader"),
+            version=str(data.get("version", "")),
+            raft_index=int(data.get("raftIndex", 0)),
+            error=str(data.get("message", "")),
+        )
+
+    # -- watch ------------------------------------------------------------------------------------
+    def watch(self, prefix: str, start_revision: int, *, idle: float) -> Iterator[WatchBatch]:
+        """Changes under ``prefix`` from ``start_revision``; ends after ``idle`` quiet seconds."""
+        create = {
+            "key": encode(prefix),
+            "range_end": encode(prefix_range_end(prefix)),
+            "start_revision": str(start_revision),
+        }
+        timeout = httpx.Timeout(self.timeout, read=idle)
+        failures: list[str] = []
+        for endpoint in self._rotation():
+            connected = False
+            try:
+                with (
+                    map_etcd_errors(endpoint),
+                    self._http.stream(
+                        "POST",
+                        f"{endpoint}/v3/watch",
+                        json={"create_request": create},
+                        timeout=timeout,
+                    ) as response,
+                ):
+                    if response.status_code != 200:
+                        response.read()
+                        _raise_for_code(_decode_response(endpoint, response), "/v3/watch")
+                    connected = True
+                    self._preferred = self.endpoints.index(endpoint)
+                    try:
+                        for line in response.iter_lines():
+                            batch = (
+                                _watch_batch(endpoint, json.loads(line)) if line.strip() else None
+                            )
+                            if batch is not None and (batch.events or batch.compacted):
+                                yield batch
+                    except httpx.ReadTimeout:
+                        return
+                    return
+            except DiscoveryError as exc:
+                if connected:
+                    raise
+                failures.append(str(exc))
+        raise DiscoveryError(_all_failed(self.endpoints, failures))
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _range(self, body: dict[str, Any]) -> tuple[list[KeyValue], int]:
+        data = self._call("/v3/kv/range", body)
+        kvs = [
+            KeyValue(
+                decode(kv["key"]),
+                decode(kv.get("value", "")),
+                int(kv.get("mod_revision", 0)),
+                int(kv.get("lease", 0)),
+            )
+            for kv in data.get("kvs", [])
+        ]
+        return kvs, _revision(data)
+
+    def _rotation(self) -> list[str]:
+        start = self._preferred
+        return list(self.endpoints[start:] + self.endpoints[:start])
+
+    def _call(self, path: str, body: dict[str, Any], allow: tuple[int, ...] = ()) -> dict[str, Any]:
+        failures: list[str] = []
+        deadline = time.monotonic() + _ELECTION_WAIT
+        while True:
+            answered = False
+            for endpoint in self._rotation():
+                try:
+                    with map_etcd_errors(endpoint):
+                        response = self._http.post(f"{endpoint}{path}", json=body)
+                        answered = True
+                        data = _decode_response(endpoint, response)
+                except DiscoveryError as exc:
+                    log.debug("etcd call %s failed: %s", path, exc)
+                    failures.append(str(exc))
+                    # Connected but no (whole) answer: a member waiting for a leader does that.
+                    answered = answered or isinstance(exc.__cause__, _STALLED)
+                    continue
+                self._preferred = self.endpoints.index(endpoint)
+                if int(data.get("code", 0) or 0) not in allow:
+                    _raise_for_code(data, path)
+                return data
+            # Members that answer but cannot serve are electing a leader (a second or two after
+            # losing one): worth waiting for. Members that do not answer at all are not.
+            if not answered or time.monotonic() > deadline:
+                raise DiscoveryError(_all_failed(self.endpoints, failures))
+            time.sleep(0.1)
+
+
+def _raise_for_code(data: dict[str, Any], path: str) -> None:
+    if data.get("code"):
+        raise DiscoveryError(
+            f"etcd refused {path}: {data.get('message') or data.get('error')} "
+            f"(gRPC code {data['code']}); check the request and the etcd logs"
+        )
+
+
+def _revision(data: dict[str, Any]) -> int:
+    return int(data.get("header", {}).get("revision", 0))
+
+
+def _watch_batch(endpoint: str, message: dict[str, Any]) -> WatchBatch:
+    if "error" in message:
+        raise DiscoveryError(f"etcd at {endpoint} ended the watch: {message['error']}")
+    result = message.get("result", {})
+    if result.get("canceled") or int(result.get("compact_revision", 0) or 0):
+        return WatchBatch((), compacted=True)
+    events = tuple(
+        Event(
+            "delete" if event.get("type") == "DELETE" else "put",
+            decode(event["kv"]["key"]),
+            decode(event["kv"].get("value", "")),
+            int(event["kv"].get("mod_revision", 0)),
+        )
+        for event in result.get("events", [])
+    )
+    return WatchBatch(events)
+
+
+def _all_failed(endpoints: Sequence[str], failures: Sequence[str]) -> str:
+    last = failures[-1] if failures else "no answer"
+    return f"no etcd endpoint answered (tried {', '.join(endpoints)}); last error: {last}"

@@ -1,0 +1,172 @@
+"""Real microblog app servers and a load generator for the discovery tests.
+
+``AppServer`` runs ``sampleapp serve`` (gunicorn, one worker) with its own INSTANCE_ID on a free
+port, registering in etcd through the registrar; ``terminate`` sends SIGTERM to the gunicorn master
+only (what ``docker stop`` does), ``kill`` sends SIGKILL to its whole process group (what
+``docker kill`` does). ``Load`` keeps a few client threads requesting through nginx and records
+every outcome: a request fails when it raises or is not answered by an app server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.etcd import free_port, wait_until
+from tests.support.nginx import SAMPLEAPP
+
+
+def migrate(data_dir: Path, log_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "SAMPLEAPP_DATA_DIR": str(data_dir)}
+    with log_path.open("ab") as log:
+        subprocess.run(
+            [SAMPLEAPP, "manage", "migrate", "--noinput"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=300,
+        )
+
+
+class AppServer:
+    def __init__(self, base_dir: Path, data_dir: Path, instance: str, endpoints: str, **env: str):
+        self.instance = instance
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.address}"
+        self.log_path = base_dir / f"app-{instance}.log"
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "SAMPLEAPP_DATA_DIR": str(data_dir),
+            "INSTANCE_ID": instance,
+            "ETCD_ENDPOINTS": endpoints,
+            "LEASE_TTL": "3",
+            "DRAIN_SECONDS": "1.5",
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> AppServer:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    SAMPLEAPP,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    "1",
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def answers(self, path: str = "/healthz") -> int:
+        try:
+            return httpx.get(self.url + path, timeout=2, trust_env=False).status_code
+        except httpx.HTTPError:
+            return 0
+
+    def terminate(self) -> None:
+        """SIGTERM to the gunicorn master only, as ``docker stop`` does to PID 1."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL to every process of the server, as ``docker kill`` does."""
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@dataclass
+class Load:
+    """``threads`` clients requesting ``url`` back to back, each on a new connection.
+
+    A request succeeds when an app server answered it (X-Served-By) without a server error; a
+    POST is expected to be refused by the app (CSRF, method not allowed) and still counts as
+    answered, since what is tested is that it reached a live server exactly once.
+    """
+
+    url: str
+    threads: int = 4
+    method: str = "GET"
+    served_by: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _workers: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> Load:
+        for i in range(self.threads):
+            thread = threading.Thread(target=self._run, name=f"load-{i}", daemon=True)
+            thread.start()
+            self._workers.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._workers:
+            thread.join(30)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.served_by.values()) + len(self.failures)
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        """Wait until ``count`` more requests have completed."""
+        target = self.total + count
+        wait_until(lambda: self.total >= target, timeout, f"{count} more requests through nginx")
+
+    def _run(self) -> None:
+        # "Connection: close" on every request: each one is a new TCP connection to nginx, so a
+        # failure can only be the load balancer's, never a keep-alive race of the client.
+        with httpx.Client(timeout=20, trust_env=False, headers={"Connection": "close"}) as client:
+            while not self._stop.is_set():
+                try:
+                    response = client.request(self.method, self.url)
+                    served_by = response.headers.get("X-Served-By")
+                    ok = response.status_code == 200 or (
+                        self.method != "GET" and response.status_code < 500
+                    )
+                    outcome = served_by if ok and served_by else None
+                    problem = f"{response.status_code} served by {served_by}"
+                except httpx.HTTPError as exc:
+                    outcome, problem = None, f"{type(exc).__name__}: {exc}"
+                with self._lock:
+                    if outcome:
+                        self.served_by[outcome] += 1
+                    else:
+                        self.failures.append(problem)

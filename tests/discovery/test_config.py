@@ -1,0 +1,65 @@
+"""Settings come from the environment once, and a wrong value names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from sampleapp.discovery import config, registrar
+from sampleapp.errors import ConfigError
+
+
+def test_defaults_follow_the_thesis_and_the_issue() -> None:
+    settings = config.registrar_settings({"INSTANCE_ID": "web-1"})
+    assert settings.etcd.endpoints == ("http://127.0.0.1:2379",)
+    assert (settings.prefix, settings.instance_id, settings.ttl) == ("/services/app/", "web-1", 10)
+    dns = config.dns_settings({})
+    assert (dns.domain, dns.ttl, dns.port, dns.skydns_prefix) == (
+        "sampleapp.local.",
+        30,
+        53,
+        "/skydns",
+    )
+    db = config.db_settings({})
+    assert (db.name, db.alias, db.port) == ("db", "some-postgres", 5432)
+
+
+def test_several_etcd_endpoints_are_read_in_order() -> None:
+    env = {"ETCD_ENDPOINTS": "http://a:2379, http://b:2379/,http://c:2379"}
+    assert config.etcd_settings(env).endpoints == (
+        "http://a:2379",
+        "http://b:2379",
+        "http://c:2379",
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ETCD_ENDPOINTS", "etcd:2379"),
+        ("LEASE_TTL", "ten"),
+        ("LEASE_TTL", "1"),
+        ("ADVERTISE_ADDR", "10.0.0.5"),
+        ("DRAIN_SECONDS", "-1"),
+        ("INSTANCE_ID", "a/b"),
+    ],
+)
+def test_a_malformed_registrar_variable_is_named_in_the_error(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        config.registrar_settings({variable: value})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("DNS_LISTEN", "53"), ("DNS_FORWARD", "1.1.1.1:x")]
+)
+def test_a_malformed_dns_variable_is_named_in_the_error(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        config.dns_settings({variable: value})
+
+
+def test_an_app_server_without_etcd_endpoints_gets_no_registrar_hooks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ETCD_ENDPOINTS", raising=False)
+    assert registrar.gunicorn_hooks() == {}
+    hooks = registrar.gunicorn_hooks({"ETCD_ENDPOINTS": "http://127.0.0.1:2379"})
+    assert set(hooks) == {"when_ready", "on_exit"}

@@ -1,0 +1,107 @@
+"""The renderer's own behaviours: the 503 page, one reload per burst, a rejected template.
+
+Each test runs its own renderer and nginx on its own key prefix, pointing registrations at one
+real app server, so nothing here disturbs the load-balancing fleet.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sampleapp.discovery import config
+from sampleapp.discovery.etcd import EtcdClient
+from tests.discovery.conftest import StartRenderer, StartServer
+from tests.discovery.servers import AppServer
+from tests.support.etcd import EtcdCluster, wait_until
+
+
+@pytest.fixture(scope="module")
+def backend(etcd: EtcdCluster, start_server: StartServer) -> AppServer:
+    """A real app server that registers elsewhere (its own prefix), used as a target below."""
+    server = start_server("backend", etcd.env_endpoints, SERVICES_PREFIX="/services/backend/")
+    wait_until(lambda: server.answers("/readyz") == 200, 30, "the backend to be ready")
+    return server
+
+
+def prefix() -> str:
+    return f"/services/test-{uuid.uuid4().hex[:8]}/"
+
+
+def test_with_no_server_registered_nginx_answers_503_with_a_page_that_says_so(
+    etcd: EtcdCluster, start_renderer: StartRenderer
+) -> None:
+    renderer = start_renderer("empty", etcd.env_endpoints, prefix())
+    response = httpx.get(renderer.url + "/users/1", timeout=5, trust_env=False)
+    assert response.status_code == 503
+    assert "Sample App is unavailable right now" in response.text
+    assert response.headers["Retry-After"] == "5"
+    assert "X-Served-By" not in response.headers
+
+
+def test_a_burst_of_registrations_gives_one_reload(
+    etcd: EtcdCluster, etcd_client: EtcdClient, start_renderer: StartRenderer, backend: AppServer
+) -> None:
+    burst = prefix()
+    renderer = start_renderer("burst", etcd.env_endpoints, burst, RENDER_DEBOUNCE="0.5")
+    before = renderer.status()["reloads"]
+    lease = etcd_client.grant(30)
+    for i in range(8):
+        etcd_client.put(f"{burst}burst-{i}", backend.address, lease=lease)
+    status = renderer.wait_for_servers(8)
+    assert status["reloads"] == before + 1
+    assert "burst-7" in renderer.config()
+    served = {
+        httpx.get(renderer.url + "/healthz", trust_env=False).headers["X-Served-By"]
+        for _ in range(4)
+    }
+    assert served == {"backend"}
+
+
+def test_a_template_that_nginx_rejects_leaves_the_last_good_config_serving(
+    base_dir: Path,
+    etcd: EtcdCluster,
+    etcd_client: EtcdClient,
+    start_renderer: StartRenderer,
+    backend: AppServer,
+) -> None:
+    template = base_dir / "templates" / "nginx.conf.j2"
+    template.parent.mkdir(exist_ok=True)
+    shutil.copyfile(config.NGINX_DIR / "nginx.conf.j2", template)
+    keys = prefix()
+    renderer = start_renderer("rejecting", etcd.env_endpoints, keys, NGINX_TEMPLATE=str(template))
+    lease = etcd_client.grant(30)
+    etcd_client.put(keys + "good", backend.address, lease=lease)
+    renderer.wait_for_servers(1)
+    good_config, pid = renderer.config(), renderer.nginx_pid
+
+    template.write_text(
+        template.read_text().replace("sendfile on;", "sendfile on;\n    bogus_directive on;")
+    )
+    etcd_client.put(keys + "second", backend.address, lease=lease)
+    status = wait_until(lambda: (s := renderer.status())["rejected"] and s, 15, "the rejection")
+    assert "unknown directive" in status["last_error"] and "bogus_directive" in status["last_error"]
+    assert "bogus_directive" in renderer.log()
+    assert renderer.config() == good_config
+    assert status["servers"] == [f"good={backend.address}"]
+    response = httpx.get(renderer.url + "/healthz", timeout=5, trust_env=False)
+    assert response.status_code == 200 and response.headers["X-Served-By"] == "backend"
+
+    template.write_text(template.read_text().replace("{% if servers %}", "{% if servers %"))
+    etcd_client.put(keys + "third", backend.address, lease=lease)
+    status = wait_until(
+        lambda: (s := renderer.status())["rejected"] == 2 and s, 15, "a Jinja error"
+    )
+    assert "template" in status["last_error"] and renderer.config() == good_config
+
+    shutil.copyfile(config.NGINX_DIR / "nginx.conf.j2", template)
+    assert renderer.process is not None
+    renderer.process.send_signal(signal.SIGHUP)  # "template fixed": no etcd change needed
+    status = renderer.wait_for_servers(3)
+    assert status["last_error"] == "" and "third" in renderer.config()
+    assert renderer.nginx_pid == pid

@@ -1,0 +1,88 @@
+"""The nginx template, rendered for 0, 1 and 3 servers and checked by the real ``nginx -t``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from sampleapp.discovery import config
+from sampleapp.discovery.nginx import Nginx
+from sampleapp.discovery.renderer import Renderer, Server, render, servers_from
+from tests.support.nginx import require_nginx
+
+THREE = [Server(f"web-{i}", f"10.0.0.{i}:9292") for i in (1, 2, 3)]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> config.RendererSettings:
+    env = {"NGINX_RUNTIME_DIR": str(tmp_path / "run"), "NGINX_BIN": require_nginx()}
+    settings = config.renderer_settings(env)
+    Renderer(settings).prepare()
+    return settings
+
+
+def nginx_accepts(settings: config.RendererSettings, text: str) -> str:
+    path = settings.runtime_dir / "candidate.conf"
+    path.write_text(text)
+    return Nginx(settings.nginx_bin, settings.runtime_dir).check(path)
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_the_rendered_config_is_accepted_by_nginx(
+    settings: config.RendererSettings, count: int
+) -> None:
+    assert nginx_accepts(settings, render(settings, THREE[:count])) == ""
+
+
+def test_every_registered_server_is_in_the_upstream_in_instance_order(
+    settings: config.RendererSettings,
+) -> None:
+    text = render(settings, THREE)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("server 10.")]
+    assert lines == [
+        f"server 10.0.0.{i}:9292 max_fails=1 fail_timeout=5s;  # web-{i}" for i in (1, 2, 3)
+    ]
+    assert "proxy_pass http://app;" in text
+    assert "proxy_next_upstream error timeout;" in text
+
+
+def test_the_thesis_server_block_is_kept(settings: config.RendererSettings) -> None:
+    text = render(dataclasses.replace(settings, listen="80"), THREE[:1])
+    for line in (
+        "listen 80;",
+        "root /usr/src/app/public;",
+        "try_files $uri /page_cache/$uri /page_cache/$uri.html @app;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_set_header Host $http_host;",
+        "proxy_redirect off;",
+    ):
+        assert line in text
+
+
+def test_with_no_server_there_is_no_upstream_and_the_app_location_answers_503(
+    settings: config.RendererSettings,
+) -> None:
+    text = render(settings, [])
+    assert "upstream app" not in text
+    assert "proxy_pass" not in text
+    assert "return 503;" in text
+    assert f"alias {settings.runtime_dir}/html/503.html;" in text
+
+
+def test_registrations_are_validated_before_they_reach_the_config() -> None:
+    content = {
+        "/services/app/web-2": "10.0.0.2:9292",
+        "/services/app/web-1": "10.0.0.1:9292",
+        "/services/app/evil": "10.0.0.3:80; include /etc/passwd",
+        "/services/app/noport": "10.0.0.4",
+        "/services/app/deep/key": "10.0.0.5:9292",
+        "/services/app/v6": "[fd00::1]:9292",
+    }
+    servers = servers_from("/services/app/", content)
+    assert servers == [
+        Server("v6", "[fd00::1]:9292"),
+        Server("web-1", "10.0.0.1:9292"),
+        Server("web-2", "10.0.0.2:9292"),
+    ]
