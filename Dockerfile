@@ -56,10 +56,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     SAMPLEAPP_DATA_DIR=/app/var \
     STATIC_ROOT=/app/public \
     NGINX_STATIC_ROOT=/app/public \
-    NGINX_RUNTIME_DIR=/app/var/nginx
+    NGINX_RUNTIME_DIR=/app/var/nginx \
+    NGINX_CONF_DIR=/app/deploy/nginx
 WORKDIR /app
 USER sampleapp
 EXPOSE 9292 80 53/udp 53/tcp
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["sampleapp", "healthcheck"]
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["sampleapp", "healthcheck"]
 ENTRYPOINT ["sampleapp"]
 CMD ["web"]

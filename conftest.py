@@ -36,11 +36,14 @@ def pytest_configure(config: pytest.Config) -> None:
     global _server
     os.environ["SAMPLEAPP_ENV"] = "test"
     os.environ["SAMPLEAPP_DATA_DIR"] = _data_dir.name
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("POSTGRES_USER", None)
     if wanted_database() == "postgres":
-        _server = PostgresServer().start()
-        os.environ["DATABASE_URL"] = _server.url
+        # A server of the CI's own (GitHub Actions' service container), or one started here.
+        external = os.environ.get("SAMPLEAPP_TEST_DATABASE_URL")
+        if external:
+            os.environ["DATABASE_URL"] = external
+        else:
+            _server = PostgresServer().start()
+            os.environ["DATABASE_URL"] = _server.url
     from django.conf import settings
     from django.utils.functional import empty
 
@@ -65,7 +68,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    where = _server.url if _server else "SQLite (in memory)"
+    where = os.environ.get("DATABASE_URL") or "SQLite (in memory)"
     return f"sampleapp test database: {where}"
 
 

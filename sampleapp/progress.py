@@ -22,10 +22,8 @@ class Progress:
         self.stream = stream or sys.stdout
         self.actions = os.environ.get("GITHUB_ACTIONS") == "true"
         self.log_path = log_path
-        self._log: TextIO | None = None
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = log_path.open("a", encoding="utf-8")
         self._group_open = False
 
     def _emit(self, line: str) -> None:
@@ -34,9 +32,9 @@ class Progress:
 
     def log(self, text: str) -> None:
         """Write to the log file only (command output, details)."""
-        if self._log is not None:
-            self._log.write(text if text.endswith("\n") else text + "\n")
-            self._log.flush()
+        if self.log_path is not None:
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(text if text.endswith("\n") else text + "\n")
 
     def step(self, message: str) -> None:
         if self.actions:
@@ -63,11 +61,6 @@ class Progress:
             print("::endgroup::", file=self.stream, flush=True)
             self._group_open = False
         self._emit(f"✔ {message}")
-
-    def close(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 class WaitTicker:

@@ -23,7 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 ENV_FILE = DEPLOY / ".env"
-PROJECT = "sampleapp"
+DEFAULT_PROJECT = "sampleapp"
+
+
+def project() -> str:
+    """The Compose project name: SAMPLEAPP_PROJECT, so a second stack can run beside the first."""
+    return environment().get("SAMPLEAPP_PROJECT") or DEFAULT_PROJECT
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def compose(
 ) -> str:
     """Run one Compose command on the project; returns stdout."""
     f = flavour()
-    command = [*f.command, "--project-name", PROJECT, "--file", str(COMPOSE_FILE), *args]
+    command = [*f.command, "--project-name", project(), "--file", str(COMPOSE_FILE), *args]
     if not capture:
         subprocess.run(command, env=environment(env), check=False)
         return ""
@@ -107,7 +112,8 @@ class Container:
 
 def containers(service: str | None = None) -> list[Container]:
     """The project's containers (all states), optionally of one service."""
-    filters = ["--filter", f"label=com.docker.compose.project={PROJECT}"]
+    name = project()
+    filters = ["--filter", f"label=com.docker.compose.project={name}"]
     if service:
         filters += ["--filter", f"label=com.docker.compose.service={service}"]
     ids = docker("ps", "-aq", *filters).split()
@@ -126,8 +132,8 @@ def containers(service: str | None = None) -> list[Container]:
                 health=(state.get("Health") or {}).get("Status", ""),
                 exit_code=int(state.get("ExitCode", 0)),
                 ip={
-                    name.removeprefix(f"{PROJECT}_"): net.get("IPAddress", "")
-                    for name, net in networks.items()
+                    network.removeprefix(f"{name}_"): net.get("IPAddress", "")
+                    for network, net in networks.items()
                 },
             )
         )

@@ -24,8 +24,13 @@ def credentials(env: Mapping[str, str]) -> None:
         )
     for secret in secrets.missing():
         raise PreflightError(
-            f"{secret.variable} is not set: create {secret.path.relative_to(compose.REPO)} "
+            f"{secret.variable} is not set: create {secret.path} "
             "(`sampleapp secrets init` makes random ones; see deploy/env.example)"
+        )
+    for secret in secrets.unreadable():
+        raise PreflightError(
+            f"{secret.path} is not readable by the containers' users: `chmod 644 {secret.path}` "
+            "(keep its directory private instead: `chmod 700` on it)"
         )
 
 

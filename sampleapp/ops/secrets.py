@@ -2,7 +2,9 @@
 
 Compose mounts them at /run/secrets/<name> and the containers read them through ``*_FILE``
 variables; the cluster turns the same files into Swarm secrets. ``init`` writes random values
-for the missing ones only, so running it twice changes nothing.
+for the missing ones only, so running it twice changes nothing. Compose (without Swarm) bind-mounts
+the files as they are, and the containers read them as their own non-root users (postgres, the
+app's uid 10001): so each file is world-readable and the directory is private (0700) instead.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sampleapp.ops.compose import DEPLOY
+from sampleapp.ops.compose import DEPLOY, environment
 
-SECRETS_DIR = DEPLOY / "secrets"
+DEFAULT_DIR = DEPLOY / "secrets"
+
+
+def secrets_dir() -> Path:
+    """deploy/secrets, or SAMPLEAPP_SECRETS_DIR (the Compose file reads the same variable)."""
+    return Path(environment().get("SAMPLEAPP_SECRETS_DIR") or DEFAULT_DIR)
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,7 @@ class Secret:
 
     @property
     def path(self) -> Path:
-        return SECRETS_DIR / f"{self.name}.txt"
+        return secrets_dir() / f"{self.name}.txt"
 
     def present(self) -> bool:
         return self.path.exists() and bool(self.path.read_text().strip())
@@ -42,9 +49,16 @@ def missing() -> list[Secret]:
 def init() -> list[Path]:
     """Create random values for the secrets that have no file yet; returns the files written."""
     written = []
-    SECRETS_DIR.mkdir(parents=True, exist_ok=True)
+    directory = secrets_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
     for secret in missing():
         secret.path.write_text(secrets.token_urlsafe(48))
-        secret.path.chmod(0o600)
+        secret.path.chmod(0o644)
         written.append(secret.path)
     return written
+
+
+def unreadable() -> list[Secret]:
+    """Secret files the containers' non-root users could not read."""
+    return [s for s in SECRETS if s.present() and not s.path.stat().st_mode & 0o004]

@@ -56,11 +56,13 @@ def wait_healthy(service: str, progress: Progress, timeout: float, count: int = 
             found = containers(service)
             if sum(c.ok for c in found) >= count:
                 return
-            crashed = [c for c in found if c.state == "exited" or c.health == "unhealthy"]
-            if crashed and ticker.elapsed > 10:
-                raise _failure(service, crashed, "is not healthy")
+            # A container that exited is final; an unhealthy one may still recover in time.
+            crashed = [c for c in found if c.state == "exited"]
+            if crashed:
+                raise _failure(service, crashed, "exited")
             if ticker.elapsed > timeout:
-                raise _failure(service, found, f"was not healthy within {timeout:.0f} s")
+                late = [c for c in found if not c.ok]
+                raise _failure(service, late, f"was not healthy within {timeout:.0f} s")
             ticker.tick(", ".join(f"{c.name} {c.health or c.state}" for c in found))
             time.sleep(1)
 
@@ -139,13 +141,15 @@ def up(options: Options, progress: Progress | None = None) -> str:
         bases = images.build_app_image(progress)
     else:
         bases = images.resolve_bases(progress)
-    extra = {**bases, "SAMPLEAPP_IMAGE": env.get("SAMPLEAPP_IMAGE", images.APP_IMAGE)}
+    # Images a person chose explicitly win over the ones found or built here.
+    chosen = {k: v for k, v in env.items() if k in bases or k == "SAMPLEAPP_IMAGE"}
+    extra = {**bases, "SAMPLEAPP_IMAGE": images.APP_IMAGE, **chosen}
     env = compose.environment(extra)
     t = options.timeout
 
-    def start(*services: str, args: tuple[str, ...] = ()) -> None:
-        progress.step(f"Starting {', '.join(services)}")
-        compose.compose("up", "-d", "--no-build", *args, *services, env=extra)
+    def start(*names: str, args: tuple[str, ...] = ()) -> None:
+        progress.step(f"Starting {', '.join(names)}")
+        compose.compose("up", "-d", "--no-build", *args, *names, env=extra)
 
     start("db", "etcd")
     wait_healthy("db", progress, t)

@@ -1,0 +1,151 @@
+"""Session fixtures for the container tests: a real Docker engine, the images, one stack.
+
+The engine is the machine's (started by the project's own ``ensure_engine`` when installed but
+stopped); the images are built once per session by the same code as ``sampleapp image build``.
+The stack runs under its own Compose project name, host port and subnet, so it never touches a
+stack a person has running, and it is removed with its volumes at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from sampleapp.ops import compose, engine, images, stack
+from sampleapp.progress import Progress
+from tests.support.etcd import free_port, wait_until
+
+# One project per test session: two sessions on one engine never share containers or volumes.
+PROJECT = f"sampleapp-test-{os.getpid()}"
+
+
+def free_subnet() -> tuple[str, str]:
+    """A /24 under 10.213.0.0/16 that no network on the engine uses, and its DNS address."""
+    ids = engine.docker("network", "ls", "-q").split()
+    used = {
+        config.get("Subnet", "")
+        for network in json.loads(engine.docker("network", "inspect", *ids))
+        for config in (network.get("IPAM", {}).get("Config") or [])
+    }
+    for third in range(100, 250):
+        subnet = f"10.213.{third}.0/24"
+        if subnet not in used:
+            return subnet, f"10.213.{third}.53"
+    raise RuntimeError("no free 10.213.x.0/24 subnet on this engine: remove old test networks")
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> tuple[int, int]:
+    return engine.ensure_engine()
+
+
+@pytest.fixture(scope="session")
+def app_image(
+    docker_engine: tuple[int, int], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """Build the image (and local bases where no registry answers) once; returns the bases."""
+    log = tmp_path_factory.mktemp("build") / "build.log"
+    return images.build_app_image(Progress(log))
+
+
+@dataclass
+class StackEnv:
+    port: int
+    secrets_dir: Path
+    values: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def stack_env(
+    docker_engine: tuple[int, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StackEnv]:
+    """An isolated project: its own name, port, subnet and secrets, set for the whole session."""
+    secrets_dir = tmp_path_factory.mktemp("secrets")
+    for name in ("postgres_password", "secret_key"):
+        (secrets_dir / f"{name}.txt").write_text(secrets.token_urlsafe(32))
+    port = free_port()
+    subnet, dns_ip = free_subnet()
+    values = {
+        "SAMPLEAPP_PROJECT": PROJECT,
+        "SAMPLEAPP_PORT": str(port),
+        "SAMPLEAPP_FRONT_SUBNET": subnet,
+        "SAMPLEAPP_DNS_IP": dns_ip,
+        "SAMPLEAPP_SECRETS_DIR": str(secrets_dir),
+        "POSTGRES_USER": "sampleapp",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in values.items():
+            patch.setenv(key, value)
+        yield StackEnv(port, secrets_dir, values)
+        stack.down(volumes=True, progress=Progress())
+
+
+@pytest.fixture(scope="session")
+def running_stack(app_image: dict[str, str], stack_env: StackEnv) -> StackEnv:
+    stack.up(stack.Options(replicas=3, build=False), Progress(stack_env.secrets_dir / "up.log"))
+    return stack_env
+
+
+def project_resources() -> dict[str, list[str]]:
+    """Containers, volumes and networks of the test project."""
+    label = f"label=com.docker.compose.project={compose.project()}"
+    return {
+        "containers": engine.docker("ps", "-aq", "--filter", label).split(),
+        "volumes": engine.docker("volume", "ls", "-q", "--filter", label).split(),
+        "networks": engine.docker("network", "ls", "-q", "--filter", label).split(),
+    }
+
+
+@dataclass
+class Registry:
+    address: str  # host:port on loopback
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """Debian's docker-registry (distribution 2.8) on a free loopback port, storage in a tmp dir."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.fail("docker-registry is not installed: `apt-get install docker-registry`")
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "version": 0.1,
+                "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
+                "http": {"addr": f"127.0.0.1:{port}"},
+                "log": {"level": "warn"},
+            }
+        )
+    )
+    log = (root / "registry.log").open("wb")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    address = f"127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"http://{address}/v2/", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(answers, 30, "docker-registry to answer")
+    yield Registry(address)
+    process.terminate()
+    process.wait(10)
+    log.close()

@@ -1,0 +1,189 @@
+"""The one-host stack on a real Docker engine: up, serve, spread, scale, survive, re-migrate.
+
+The tests share one stack (``running_stack``) and run in file order, each leaving it as it found
+it apart from data they add. Traffic goes only to the proxy's published port on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections import Counter
+from contextlib import redirect_stdout
+
+import httpx
+import pytest
+
+from sampleapp.errors import PreflightError, StackError
+from sampleapp.ops import compose, engine, stack
+from sampleapp.progress import Progress
+from tests.discovery.servers import Load
+from tests.ops.conftest import StackEnv, project_resources
+from tests.support import site
+from tests.support.etcd import free_port, wait_until
+
+pytestmark = pytest.mark.docker
+
+
+def everything_on_the_engine() -> dict[str, list[str]]:
+    return {
+        "containers": sorted(engine.docker("ps", "-aq").split()),
+        "volumes": sorted(engine.docker("volume", "ls", "-q").split()),
+        "networks": sorted(engine.docker("network", "ls", "-q").split()),
+    }
+
+
+def test_missing_credentials_stop_up_before_anything_is_created(
+    docker_engine: tuple[int, int], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("SAMPLEAPP_PROJECT", "sampleapp-nocreds")
+    monkeypatch.setenv("SAMPLEAPP_SECRETS_DIR", str(tmp_path))
+    monkeypatch.delenv("POSTGRES_USER", raising=False)
+    before = everything_on_the_engine()
+    with pytest.raises(PreflightError, match=r"POSTGRES_USER is not set.*deploy/env\.example"):
+        stack.up(stack.Options(build=False), Progress())
+    monkeypatch.setenv("POSTGRES_USER", "sampleapp")
+    with pytest.raises(
+        PreflightError, match=r"POSTGRES_PASSWORD is not set: create .*postgres_pass"
+    ):
+        stack.up(stack.Options(build=False), Progress())
+    assert everything_on_the_engine() == before
+
+
+def test_the_home_page_is_served_through_the_proxy(running_stack: StackEnv) -> None:
+    response = httpx.get(running_stack.url + "/", timeout=10)
+    assert response.status_code == 200
+    assert "Welcome to the Sample App" in response.text
+    assert response.headers["X-Served-By"]
+
+
+def test_the_example_user_signs_in_posts_and_sees_the_post_in_the_feed(
+    running_stack: StackEnv,
+) -> None:
+    content = f"Hello from the stack test {secrets.token_hex(4)}"
+    with site.client(running_stack.url) as http:
+        site.sign_in(http)
+        response = site.post_micropost(http, content)
+        assert response.status_code == 200
+        assert "Micropost created!" in response.text
+        assert content in http.get("/").text
+
+
+def test_twenty_requests_reach_all_three_replicas(running_stack: StackEnv) -> None:
+    served = Counter(
+        httpx.get(running_stack.url + "/", timeout=10).headers["X-Served-By"] for _ in range(20)
+    )
+    assert len(served) == 3, served
+    web_hosts = {c.id for c in compose.containers("web")}
+    assert set(served) == web_hosts
+
+
+def test_scaling_web_to_four_sends_traffic_to_the_fourth(running_stack: StackEnv) -> None:
+    stack.scale("web", 4, Progress())
+    web_hosts = {c.id for c in compose.containers("web") if c.state == "running"}
+    assert len(web_hosts) == 4
+    served = Counter(
+        httpx.get(running_stack.url + "/", timeout=10).headers["X-Served-By"] for _ in range(24)
+    )
+    assert set(served) == web_hosts, served
+    stack.scale("web", 3, Progress())
+
+
+def test_killing_a_replica_under_load_fails_no_request(running_stack: StackEnv) -> None:
+    victim = compose.containers("web")[0]
+    with Load(running_stack.url + "/", threads=4) as load:
+        load.wait_for(40)
+        engine.docker("kill", victim.id)
+        wait_until(lambda: victim.id not in stack.registered_backends(), 20, "the key to go")
+        load.wait_for(40)
+    assert load.failures == []
+    assert load.total >= 80
+    stack.scale("web", 3, Progress())
+
+
+def test_a_post_survives_down_and_up(running_stack: StackEnv) -> None:
+    content = f"Still here after down and up {secrets.token_hex(4)}"
+    with site.client(running_stack.url) as http:
+        site.sign_in(http)
+        site.post_micropost(http, content)
+    stack.down(progress=Progress())
+    assert project_resources()["containers"] == []
+    assert project_resources()["volumes"], "down without --volumes removed the data volume"
+    stack.up(stack.Options(replicas=3, build=False), Progress())
+    with site.client(running_stack.url) as http:
+        site.sign_in(http)
+        assert content in http.get("/").text
+
+
+def row_counts() -> dict[str, int]:
+    db = compose.containers("db")[0]
+    counts = {}
+    for table in ("users", "microposts", "relationships"):
+        out = engine.docker(
+            "exec",
+            db.id,
+            "psql",
+            "-U",
+            "sampleapp",
+            "-d",
+            "sample_app_production",
+            "-tAc",
+            f"SELECT count(*) FROM {table}",
+        )
+        counts[table] = int(out.strip())
+    return counts
+
+
+def test_running_migrate_again_adds_nothing(running_stack: StackEnv) -> None:
+    before = row_counts()
+    assert before["users"] >= 100
+    compose.compose("up", "-d", "--no-deps", "migrate")
+    wait_until(
+        lambda: all(c.state == "exited" for c in compose.containers("migrate")), 120, "migrate"
+    )
+    assert [c.exit_code for c in compose.containers("migrate")] == [0]
+    assert row_counts() == before
+
+
+def test_app_servers_find_the_database_through_the_projects_dns(running_stack: StackEnv) -> None:
+    db_ip = compose.containers("db")[0].ip["back"]
+    web = compose.containers("web")[0]
+    resolve = "import socket; print(socket.gethostbyname('{}'))"
+    for name in ("some-postgres.sampleapp.local", "db.sampleapp.local", "db"):
+        out = engine.docker("exec", web.id, "python3", "-c", resolve.format(name))
+        assert out.strip() == db_ip, name
+
+
+def test_status_shows_services_health_and_registered_backends(running_stack: StackEnv) -> None:
+    output = io.StringIO()
+    with redirect_stdout(output):
+        stack.status()
+    text = output.getvalue()
+    for service in ("db", "etcd", "dns", "db-dns", "migrate", "web", "proxy"):
+        assert f"\n{service} " in text or text.startswith(f"{service} "), service
+    assert "Registered app servers (3)" in text
+    assert text.count(":9292") == 3
+
+
+def test_up_on_a_running_stack_changes_nothing(running_stack: StackEnv) -> None:
+    before = {c.id for c in compose.containers() if c.service != "migrate"}
+    stack.up(stack.Options(replicas=3, build=False), Progress())
+    assert {c.id for c in compose.containers() if c.service != "migrate"} == before
+
+
+def test_a_service_that_cannot_start_is_named_with_its_log_tail(
+    app_image: dict[str, str], stack_env: StackEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """etcd run from the app image: the etcd command is not a sampleapp role, so it crash-loops."""
+    monkeypatch.setenv("SAMPLEAPP_PROJECT", f"{stack_env.values['SAMPLEAPP_PROJECT']}-broken")
+    monkeypatch.setenv("SAMPLEAPP_PORT", str(free_port()))
+    monkeypatch.setenv("SAMPLEAPP_ETCD_IMAGE", "sampleapp:0.1")
+    try:
+        with pytest.raises(StackError) as failure:
+            stack.up(stack.Options(build=False, timeout=25), Progress())
+        message = str(failure.value)
+        assert message.startswith("etcd was not healthy within 25 s")
+        assert "invalid choice: 'etcd'" in message  # the crashing container's own log line
+        assert "sampleapp logs etcd" in message
+    finally:
+        stack.down(volumes=True, progress=Progress())
