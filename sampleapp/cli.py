@@ -26,18 +26,7 @@ def _serve(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace) -> None:
     from sampleapp import serve
 
-    serve.use_django_settings()
-    import django
-
-    django.setup()
-    from sampleapp.web import embedded
-
-    embedded.prepare()
-    email, password = embedded.DEMO_LOGIN
-    print(
-        f"▶ Serving http://localhost:{args.port}  (sign in as {email} / {password}; Ctrl-C stops)"
-    )
-    serve.run(serve.ServeOptions(host=args.host, port=args.port, workers=args.workers))
+    serve.run_embedded(serve.ServeOptions(host=args.host, port=args.port, workers=args.workers))
 
 
 def _manage(args: argparse.Namespace) -> None:
@@ -82,13 +71,7 @@ def _web(args: argparse.Namespace) -> None:
 def _migrate(args: argparse.Namespace) -> None:
     from sampleapp import serve
 
-    serve.use_django_settings()
-    import django
-
-    django.setup()
-    from sampleapp.web import deployment
-
-    deployment.run(timeout=args.timeout)
+    serve.migrate_job(timeout=args.timeout)
 
 
 def _healthcheck(args: argparse.Namespace) -> int:

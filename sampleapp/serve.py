@@ -117,3 +117,32 @@ def run(options: ServeOptions) -> None:
     options.hooks = {**registrar.gunicorn_hooks(), **options.hooks}
     wsgi.Response = WholeResponse  # the class gunicorn's workers build HTTP/1 responses with
     _Gunicorn(options).run()
+
+
+def _django() -> None:
+    use_django_settings()
+    import django
+
+    django.setup()
+
+
+def run_embedded(options: ServeOptions) -> None:
+    """``make run``: migrate, collect static files and populate the SQLite app, then serve it."""
+    _django()
+    from sampleapp.web import embedded
+
+    embedded.prepare()
+    email, password = embedded.DEMO_LOGIN
+    print(
+        f"▶ Serving http://localhost:{options.port}  "
+        f"(sign in as {email} / {password}; Ctrl-C stops)"
+    )
+    run(options)
+
+
+def migrate_job(timeout: float) -> None:
+    """The ``migrate`` container role: wait for the database, migrate and populate, once."""
+    _django()
+    from sampleapp.web import deployment
+
+    deployment.run(timeout=timeout)

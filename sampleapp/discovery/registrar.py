@@ -40,6 +40,9 @@ class Registration:
         self.client = client
         self.entries = dict(entries)
         self.ttl = ttl
+        # The TTL is the promise: a dead server's keys are gone within it. etcd expires leases
+        # in a sweep every 500 ms, so the lease itself is granted a second shorter.
+        self.lease_ttl = max(2, ttl - 1)
         self.ready = ready
         self.lease: int | None = None
         self.registered = threading.Event()
@@ -47,12 +50,21 @@ class Registration:
         self._closed = False
 
     def start(self, stop: threading.Event) -> threading.Thread:
+        keepalive = threading.Thread(
+            target=self.keep_alive, args=(stop,), name="registrar-keepalive", daemon=True
+        )
+        keepalive.start()
         thread = threading.Thread(target=self.run, args=(stop,), name="registrar", daemon=True)
         thread.start()
         return thread
 
+    def keep_alive(self, stop: threading.Event) -> None:
+        """Refresh the lease three times per lease TTL, whatever readiness checks are doing."""
+        while not stop.wait(self.lease_ttl / 3) and not self._closed:
+            self._refresh()
+
     def run(self, stop: threading.Event) -> None:
-        """Register when ready, keep the lease alive, start over whenever it is lost."""
+        """Register when ready, withdraw when not, start over whenever the lease is lost."""
         failures = 0
         while not stop.is_set() and not self._closed:
             if self.lease is None:
@@ -64,7 +76,6 @@ class Registration:
             stop.wait(max(self.ttl / 3, 0.5))
             if stop.is_set():
                 break
-            self._refresh()  # first: a slow readiness answer must not cost the lease
             failures = 0 if self.ready() else failures + 1
             if failures >= 2:  # one slow answer under load is not a reason to leave
                 log.warning("%s is not ready any more: withdrawing it", ", ".join(self.entries))
@@ -85,7 +96,9 @@ class Registration:
         try:
             self.client.revoke(lease)
         except DiscoveryError as exc:
-            log.warning("could not revoke lease %x (%s); it expires in %d s", lease, exc, self.ttl)
+            log.warning(
+                "could not revoke lease %x (%s); it expires in %d s", lease, exc, self.lease_ttl
+            )
             return False
         log.info("withdrew %s (lease %x revoked)", ", ".join(self.entries), lease)
         return True
@@ -95,7 +108,7 @@ class Registration:
             if self._closed:
                 return False
             try:
-                lease = self.client.grant(self.ttl)
+                lease = self.client.grant(self.lease_ttl)
                 for key, value in self.entries.items():
                     self.client.put(key, value, lease=lease)
             except DiscoveryError as exc:
@@ -105,7 +118,7 @@ class Registration:
             self.lease = lease
             self.registered.set()
         pairs = ", ".join(f"{k} = {v}" for k, v in self.entries.items())
-        log.info("registered %s (lease %x, TTL %d s)", pairs, lease, self.ttl)
+        log.info("registered %s (lease %x, TTL %d s)", pairs, lease, self.lease_ttl)
         return True
 
     def _refresh(self) -> None:
@@ -128,7 +141,7 @@ class Registration:
                         self.client.put(key, value, lease=self.lease)
             except DiscoveryError as exc:
                 log.warning(
-                    "keepalive failed (%s); the lease lives %d s without one", exc, self.ttl
+                    "keepalive failed (%s); the lease lives %d s without one", exc, self.lease_ttl
                 )
 
 

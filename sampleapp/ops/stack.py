@@ -105,8 +105,9 @@ def registered_backends() -> dict[str, str]:
 
 
 def wait_registered(count: int, progress: Progress, timeout: float) -> None:
+    """Until exactly ``count`` servers are registered (stale keys of a crash expire first)."""
     with progress.waiting(f"Waiting for {count} app servers to register") as ticker:
-        while (n := len(registered_backends())) < count:
+        while (n := len(registered_backends())) != count:
             if ticker.elapsed > timeout:
                 raise _failure(
                     "web",

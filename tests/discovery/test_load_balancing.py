@@ -97,7 +97,7 @@ def test_kill_9_under_load_fails_no_request_and_the_key_goes_within_the_ttl(
     with Load(fleet.renderer.url + "/healthz") as load:
         wait_until(lambda: load.served_by["web-6"] >= 5, 30, "web-6 to serve under load")
         doomed.kill()
-        wait_until_key_gone(etcd_client, "web-6", timeout=TTL + 3)
+        wait_until_key_gone(etcd_client, "web-6", timeout=TTL)
         fleet.renderer.wait_for_servers(3)
         load.wait_for(100)
     assert load.failures == []

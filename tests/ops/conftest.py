@@ -8,7 +8,6 @@ stack a person has running, and it is removed with its volumes at the end.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -23,25 +22,11 @@ import yaml
 
 from sampleapp.ops import compose, engine, images, stack
 from sampleapp.progress import Progress
+from tests.support.docker import free_subnet
 from tests.support.etcd import free_port, wait_until
 
 # One project per test session: two sessions on one engine never share containers or volumes.
 PROJECT = f"sampleapp-test-{os.getpid()}"
-
-
-def free_subnet() -> tuple[str, str]:
-    """A /24 under 10.213.0.0/16 that no network on the engine uses, and its DNS address."""
-    ids = engine.docker("network", "ls", "-q").split()
-    used = {
-        config.get("Subnet", "")
-        for network in json.loads(engine.docker("network", "inspect", *ids))
-        for config in (network.get("IPAM", {}).get("Config") or [])
-    }
-    for third in range(100, 250):
-        subnet = f"10.213.{third}.0/24"
-        if subnet not in used:
-            return subnet, f"10.213.{third}.53"
-    raise RuntimeError("no free 10.213.x.0/24 subnet on this engine: remove old test networks")
 
 
 @pytest.fixture(scope="session")
