@@ -131,6 +131,30 @@ def _release(args: argparse.Namespace) -> None:
     release.release(args.registry, build_number=args.build_number, run_tests=not args.skip_tests)
 
 
+def _cluster_create(args: argparse.Namespace) -> None:
+    from sampleapp.ops import cluster
+
+    cluster.create(args.nodes)
+
+
+def _cluster_deploy(args: argparse.Namespace) -> None:
+    from sampleapp.ops import cluster
+
+    cluster.deploy(timeout=args.timeout)
+
+
+def _cluster_status(args: argparse.Namespace) -> int:
+    from sampleapp.ops import cluster_status
+
+    return cluster_status.status()
+
+
+def _cluster_destroy(args: argparse.Namespace) -> None:
+    from sampleapp.ops import cluster
+
+    cluster.destroy()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sampleapp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"sampleapp {__version__}")
@@ -217,6 +241,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service", choices=["web"])
     p.add_argument("replicas", type=int)
     p.set_defaults(handler=_scale)
+
+    p = sub.add_parser("cluster", help="the three-node Docker Swarm cluster on this host")
+    cluster = p.add_subparsers(dest="cluster_command", required=True, metavar="ACTION")
+    c = cluster.add_parser("create", help="start nodes core-01..N, form the swarm, push images")
+    c.add_argument("--nodes", type=int, default=3, help="machines (default 3, at least 3)")
+    c.set_defaults(handler=_cluster_create)
+    c = cluster.add_parser("deploy", help="deploy deploy/stack.yaml and wait until it serves")
+    c.add_argument("--timeout", type=float, default=300.0, help="seconds per wait (default 300)")
+    c.set_defaults(handler=_cluster_deploy)
+    c = cluster.add_parser("status", help="machines, tasks per machine, etcd health, app servers")
+    c.set_defaults(handler=_cluster_status)
+    c = cluster.add_parser("destroy", help="remove the nodes, registry, volumes and network")
+    c.set_defaults(handler=_cluster_destroy)
 
     p = sub.add_parser("release", help="test, build, tag (sha8, build-N, latest), push, verify")
     p.add_argument("--registry", required=True, help="registry host:port, e.g. 127.0.0.1:5000")

@@ -146,11 +146,16 @@ class Registration:
 
 
 def http_ready(url: str, timeout: float = 2.0) -> Check:
-    """A check that is true when ``url`` answers 200 (the app server's ``/readyz``)."""
+    """A check that is true when ``url`` answers 200 (the app server's ``/readyz``).
+
+    The client is made once, here, in the caller's thread: making one builds an OpenSSL context,
+    and gunicorn forks workers while the registrar thread runs; a fork while that thread held
+    OpenSSL's lock left the worker deadlocked in its first password hash (PKCS5_PBKDF2_HMAC)."""
+    client = httpx.Client(timeout=timeout, trust_env=False, headers={"Connection": "close"})
 
     def check() -> bool:
         try:
-            return httpx.get(url, timeout=timeout, trust_env=False).status_code == 200
+            return client.get(url).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -272,5 +277,9 @@ def register_db(overrides: Mapping[str, str | None] | None = None) -> None:
     with EtcdClient(settings.etcd.endpoints, timeout=settings.etcd.timeout) as client:
         registration = Registration(client, entries, settings.ttl, tcp_ready(ip, settings.port))
         log.info("register-db: %s -> %s:%d once the port answers", name, ip, settings.port)
+        # run() no longer refreshes the lease itself: the keepalive thread does (as in start()).
+        threading.Thread(
+            target=registration.keep_alive, args=(stop,), name="registrar-keepalive", daemon=True
+        ).start()
         registration.run(stop)
         registration.withdraw()

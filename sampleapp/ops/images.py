@@ -65,6 +65,23 @@ BASES = (
     ),
 )
 
+# What the local cluster runs on the host engine besides the app: its machines (Docker-in-Docker
+# nodes) and the registry they pull from. Resolved only by `sampleapp cluster create`.
+CLUSTER_BASES = (
+    Base(
+        "SAMPLEAPP_DIND_IMAGE",
+        "docker:27.3-dind",
+        "sampleapp-local/dind:20.10",
+        "dind.Dockerfile",
+    ),
+    Base(
+        "SAMPLEAPP_REGISTRY_IMAGE",
+        "registry:2.8",
+        "sampleapp-local/registry:2.8",
+        "registry.Dockerfile",
+    ),
+)
+
 
 def build_debian_rootfs(progress: Progress) -> None:
     """debootstrap a minbase bookworm and import it as DEBIAN_LOCAL (once per machine)."""
@@ -143,11 +160,11 @@ def build_debian_rootfs(progress: Progress) -> None:
             raise StackError(f"docker import of the rootfs failed: {imported.stderr.strip()}")
 
 
-def resolve_bases(progress: Progress) -> dict[str, str]:
+def resolve_bases(progress: Progress, bases: tuple[Base, ...] = BASES) -> dict[str, str]:
     """Map each base's variable to an image present on this engine, building locals if needed."""
     chosen: dict[str, str] = {}
     offline: bool | None = None
-    for base in BASES:
+    for base in bases:
         if image_exists(base.public):
             chosen[base.variable] = base.public
             continue

@@ -8,6 +8,7 @@ stack a person has running, and it is removed with its volumes at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -134,3 +135,62 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
     process.terminate()
     process.wait(10)
     log.close()
+
+
+def free_cluster_subnet() -> str:
+    """A /24 under 10.213.60-99 (free_subnet's stacks take 100 and up) no network uses."""
+    ids = engine.docker("network", "ls", "-q").split()
+    used = {
+        config.get("Subnet", "")
+        for network in json.loads(engine.docker("network", "inspect", *ids))
+        for config in (network.get("IPAM", {}).get("Config") or [])
+    }
+    for third in range(62, 100):
+        subnet = f"10.213.{third}.0/24"
+        if subnet not in used:
+            return subnet
+    raise RuntimeError("no free 10.213.62-99.0/24 subnet: remove old test clusters")
+
+
+@dataclass
+class ClusterEnv:
+    name: str
+    port: int
+    secrets_dir: Path
+    lease_ttl: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def cluster_env(
+    docker_engine: tuple[int, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterEnv]:
+    """A cluster of its own for one test module: name, host port, subnet, secrets, short leases.
+
+    Removed at the end of the module even when a test failed, so the suites after it (the
+    Compose stack) do not share the machine with three running engines.
+    """
+    from sampleapp.ops import cluster
+
+    secrets_dir = tmp_path_factory.mktemp("cluster-secrets")
+    for name in ("postgres_password", "secret_key"):
+        (secrets_dir / f"{name}.txt").write_text(secrets.token_urlsafe(32))
+    env = ClusterEnv(f"sampleapp-test-{os.getpid()}", free_port(), secrets_dir, lease_ttl=5)
+    values = {
+        "SAMPLEAPP_CLUSTER": env.name,
+        "SAMPLEAPP_CLUSTER_PORT": str(env.port),
+        "SAMPLEAPP_CLUSTER_SUBNET": free_cluster_subnet(),
+        "SAMPLEAPP_SECRETS_DIR": str(secrets_dir),
+        "SAMPLEAPP_LEASE_TTL": str(env.lease_ttl),
+        "POSTGRES_USER": "sampleapp",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in values.items():
+            patch.setenv(key, value)
+        try:
+            yield env
+        finally:
+            cluster.destroy(Progress())

@@ -119,3 +119,121 @@ def test_github_actions_are_pinned_to_a_sha_with_a_version_comment(workflow):
 def test_workflow_steps_call_make_targets(workflow):
     runs = re.findall(r"^\s*run: (.+)$", workflow.read_text(), flags=re.M)
     assert [r for r in runs if r.startswith("make ")], "no step calls make"
+
+
+# deploy/stack.yaml (the Swarm cluster) follows the same rules, in Swarm's terms.
+STACK = REPO / "deploy" / "stack.yaml"
+LONG_RUNNING = {"etcd-1", "etcd-2", "etcd-3", "db", "register-db", "dns", "web", "proxy"}
+
+
+@pytest.fixture(scope="module")
+def stack_file() -> dict[str, Any]:
+    return load(STACK)
+
+
+def test_the_stack_has_the_thesis_topology(stack_file):
+    services = stack_file["services"]
+    assert set(services) == LONG_RUNNING | {"migrate"}
+
+    def constraints(name: str) -> list[str]:
+        return services[name]["deploy"].get("placement", {}).get("constraints", [])
+
+    assert constraints("db") == ["node.labels.compute == db"]
+    assert constraints("proxy") == ["node.labels.compute == proxy"]
+    for n in (1, 2, 3):
+        assert constraints(f"etcd-{n}") == [f"node.hostname == core-0{n}"]
+    assert services["web"]["deploy"]["mode"] == "global"
+    assert services["dns"]["deploy"]["mode"] == "global"
+    assert services["migrate"]["deploy"]["mode"] == "replicated-job"
+    assert "depends_on" not in str(services), "Swarm ignores depends_on: order is deploy's waits"
+
+
+def test_the_etcd_members_bootstrap_statically_as_one_cluster(stack_file):
+    members = {}
+    for n in (1, 2, 3):
+        env = stack_file["services"][f"etcd-{n}"]["environment"]
+        assert env["ETCD_NAME"] == f"etcd-{n}"
+        assert env["ETCD_INITIAL_CLUSTER_STATE"] == "new"
+        members[env["ETCD_NAME"]] = env["ETCD_INITIAL_ADVERTISE_PEER_URLS"]
+        assert stack_file["services"][f"etcd-{n}"]["volumes"] == [f"etcd-{n}-data:/var/lib/etcd"]
+    initial = stack_file["services"]["etcd-1"]["environment"]["ETCD_INITIAL_CLUSTER"]
+    assert initial == ",".join(f"{name}={url}" for name, url in members.items())
+    endpoints = stack_file["services"]["web"]["environment"]["ETCD_ENDPOINTS"]
+    assert endpoints.split(",") == [f"http://etcd-{n}:2379" for n in (1, 2, 3)]
+
+
+def test_every_long_running_stack_service_has_a_healthcheck_and_a_restart_policy(stack_file):
+    for name, service in stack_file["services"].items():
+        check = service["healthcheck"]
+        if name not in LONG_RUNNING:
+            assert check == {"disable": True}, f"{name} is a job: its state says it all"
+            assert service["deploy"]["restart_policy"]["condition"] == "on-failure"
+            continue
+        assert "start_period" in check, f"{name}'s healthcheck has no start_period"
+        test = " ".join(check["test"])
+        assert re.search(r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck", test), (
+            f"{name}'s healthcheck does not test the real thing: {test}"
+        )
+        assert service["deploy"]["restart_policy"]["condition"] == "any", name
+
+
+def test_app_services_update_one_at_a_time_and_roll_back_on_failure(stack_file):
+    for name in ("web", "dns", "register-db", "proxy"):
+        update = stack_file["services"][name]["deploy"]["update_config"]
+        assert update["parallelism"] == 1 and update["failure_action"] == "rollback", name
+    # The new app server is healthy before the old one stops; the proxy's port is held by one.
+    assert stack_file["services"]["web"]["deploy"]["update_config"]["order"] == "start-first"
+    assert stack_file["services"]["proxy"]["deploy"]["update_config"]["order"] == "stop-first"
+
+
+def test_stack_policy_lives_in_x_anchors():
+    text = STACK.read_text()
+    anchors = re.findall(r"^(x-[\w-]+): &", text, flags=re.M)
+    assert {"x-restart", "x-update", "x-app", "x-etcd"} <= set(anchors), anchors
+    assert text.count("<<: ") >= 10
+
+
+def test_stack_credentials_are_swarm_secrets_from_git_ignored_files(stack_file):
+    assert set(stack_file["secrets"]) == {"postgres_password", "secret_key"}
+    for secret in stack_file["secrets"].values():
+        path = STACK.parent / secret["file"].replace(
+            "${SAMPLEAPP_SECRETS_DIR:-./secrets}", "secrets"
+        )
+        ignored = subprocess.run(
+            ["git", "-C", str(REPO), "check-ignore", "-q", str(path)], check=False
+        )
+        assert ignored.returncode == 0, f"{path} is not git-ignored"
+    for name in ("web", "migrate"):
+        env = stack_file["services"][name]["environment"]
+        assert env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+        assert env["SECRET_KEY_FILE"] == "/run/secrets/secret_key"
+        assert set(stack_file["services"][name]["secrets"]) == {"postgres_password", "secret_key"}
+    text = STACK.read_text()
+    assert not re.search(r"(POSTGRES_PASSWORD|SECRET_KEY):\s", text), "a secret value in the file"
+
+
+def test_only_the_proxy_publishes_a_client_port_and_etcd_only_its_peer_port(stack_file):
+    published = {n: s["ports"] for n, s in stack_file["services"].items() if s.get("ports")}
+    assert set(published) == {"proxy", "etcd-1", "etcd-2", "etcd-3"}
+    assert published["proxy"] == [
+        {"target": 80, "published": 80, "protocol": "tcp", "mode": "host"}
+    ]
+    for n in (1, 2, 3):
+        assert [(p["target"], p["mode"]) for p in published[f"etcd-{n}"]] == [(2380, "host")]
+
+
+def test_two_overlay_networks_keep_the_proxy_away_from_the_database(stack_file):
+    services = stack_file["services"]
+    assert set(services["proxy"]["networks"]).isdisjoint(services["db"]["networks"])
+    assert {"front", "back"} <= set(services["web"]["networks"])
+    networks = stack_file["networks"]
+    assert all(n["driver"] == "overlay" and n["attachable"] is True for n in networks.values())
+    assert networks["back"]["internal"] is True
+
+
+def test_stack_has_no_container_names_and_images_pinned_below_latest(stack_file):
+    for name, service in stack_file["services"].items():
+        assert "container_name" not in service, name
+        image = image_default(service["image"])
+        tag = image.rpartition(":")[2]
+        assert tag != "latest" and re.match(r"v?\d+\.\d+", tag), f"{name}: {image}"

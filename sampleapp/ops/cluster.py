@@ -1,0 +1,338 @@
+"""The local three-node cluster: ``sampleapp cluster create | deploy | status | destroy``.
+
+``create`` checks first, then makes the machines (``nodes.py``), forms the swarm (``swarm.py``)
+and pushes the release images to the cluster's registry (app digests read back as ``sampleapp
+release`` does), which is where the nodes pull from, as real machines would. ``deploy`` runs
+``docker stack deploy`` of deploy/stack.yaml with the host's docker CLI on a manager's socket
+(CLI ≥ 23.0, for the ``replicated-job`` that runs ``migrate`` once per deploy), then waits for each
+service in the order a person would check, up to a 200 through the proxy: host mode on core-01's
+port 80, which the core-01 container maps to 127.0.0.1:SAMPLEAPP_CLUSTER_PORT. Each step looks
+before it acts: a second ``create`` or ``deploy`` changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from sampleapp.errors import PreflightError, StackError
+from sampleapp.ops import compose, engine, images, nodes, preflight, release, swarm
+from sampleapp.ops.nodes import Cluster
+from sampleapp.ops.secrets import secrets_dir
+from sampleapp.progress import Progress
+
+STACK_FILE = compose.DEPLOY / "stack.yaml"
+LOG_FILE = compose.REPO / "var" / "sampleapp-cluster.log"
+DEMO_LOGIN = ("example@railstutorial.org", "foobar")
+SERVICES_PREFIX = "/services/app/"
+MIN_CLI = (23, 0)  # docker/cli#2907: `mode: replicated-job` in stack files
+MAX_NODES = 9
+# Pushed as <registry>/<name without its registry host>; the stack reads them from these variables.
+STACK_IMAGES = ("SAMPLEAPP_POSTGRES_IMAGE", "SAMPLEAPP_ETCD_IMAGE")
+
+
+def current() -> Cluster:
+    return nodes.settings(compose.environment())
+
+
+def cli_version() -> tuple[int, int]:
+    raw = engine.docker("version", "--format", "{{.Client.Version}}", check=False).strip()
+    parts = raw.split("+")[0].split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        return (0, 0)
+
+
+def check_cli() -> None:
+    found = cli_version()
+    if found < MIN_CLI:
+        raise PreflightError(
+            f"Expected a docker CLI ≥ {MIN_CLI[0]}.{MIN_CLI[1]} (stack files with `mode: "
+            f"replicated-job`) but found {found[0]}.{found[1]} first on PATH: install "
+            "docker-ce-cli ≥ 23 (or a static docker binary) ahead of Debian's docker.io on PATH"
+        )
+
+
+def preflight_create(cluster: Cluster, count: int, env: dict[str, str]) -> None:
+    """Everything `cluster create` needs, before it touches anything."""
+    if not 3 <= count <= MAX_NODES:
+        raise PreflightError(
+            f"--nodes is {count}, expected 3 to {MAX_NODES}: the stack pins etcd-1..3 "
+            "to core-01..03, so a cluster has at least three machines"
+        )
+    engine.ensure_engine()
+    check_cli()
+    preflight.credentials(env)
+    owner = nodes.network_owner(cluster)
+    if owner is not None and owner != cluster.name:
+        raise PreflightError(
+            f"A network named {cluster.network} exists and is not this cluster's: remove it "
+            "or set SAMPLEAPP_CLUSTER to another name"
+        )
+    if owner is None and (users := nodes.subnet_users(cluster)):
+        raise PreflightError(
+            f"Expected {cluster.subnet} to be free but {', '.join(users)} uses it: "
+            "set SAMPLEAPP_CLUSTER_SUBNET to a free /24"
+        )
+    running = {m.index for m in nodes.nodes(cluster) if m.state == "running"}
+    try:
+        preflight.port_free(cluster.port, owner_running=1 in running)
+    except PreflightError as exc:
+        raise PreflightError(
+            f"Port {cluster.port} on 127.0.0.1 is taken: stop what uses it "
+            f"(`ss -ltnp 'sport = :{cluster.port}'`) or set SAMPLEAPP_CLUSTER_PORT"
+        ) from exc
+
+
+def create(count: int = 3, progress: Progress | None = None) -> Cluster:
+    progress = progress or Progress(LOG_FILE)
+    env = compose.environment()
+    cluster = nodes.settings(env)
+    progress.step("Pre-flight checks (nothing is changed yet)")
+    preflight_create(cluster, count, env)
+    if not engine.image_exists(images.APP_IMAGE):
+        images.build_app_image(progress)
+    bases = images.resolve_bases(progress)
+    machine_images = images.resolve_bases(progress, images.CLUSTER_BASES)
+    progress.step(
+        f"Machines: network {cluster.network} ({cluster.subnet}), registry, {count} nodes"
+    )
+    changed: list[str] = []
+
+    def report(lines: list[str]) -> None:
+        changed.extend(lines)
+        for line in lines:
+            progress.info(line)
+
+    report(["network created"] if nodes.ensure_network(cluster) else [])
+    if nodes.ensure_registry(cluster, machine_images["SAMPLEAPP_REGISTRY_IMAGE"]):
+        report([f"{cluster.registry} started ({nodes.REGISTRY_ALIAS} for the nodes)"])
+    for index in range(1, count + 1):
+        if nodes.ensure_node(cluster, index, machine_images["SAMPLEAPP_DIND_IMAGE"]):
+            report([f"{cluster.container(index)} started at {cluster.address(index)}"])
+    with progress.waiting(f"Waiting for the engines of {count} nodes") as ticker:
+        for index in range(1, count + 1):
+            nodes.wait_engine(cluster, index)
+            ticker.tick(f"{cluster.container(index)} answers")
+    progress.step("Swarm: init on core-01, join the others, label compute=proxy and compute=db")
+    report(swarm.ensure_swarm(cluster, count))
+    report(swarm.ensure_labels(cluster, swarm.manager(cluster, count)))
+    changed += push_images(cluster, {k: bases[k] for k in STACK_IMAGES}, progress)
+    members = ", ".join(cluster.container(i) for i in range(1, count + 1))
+    progress.done(
+        f"cluster {cluster.name} is ready: {members}"
+        + ("" if changed else " (nothing changed)")
+        + "; next: `sampleapp cluster deploy`"
+    )
+    return cluster
+
+
+def in_registry(ref: str, registry: str) -> str:
+    """``quay.io/coreos/etcd:v3.5.17`` -> ``<registry>/coreos/etcd:v3.5.17``."""
+    first, _, rest = ref.partition("/")
+    path = rest if rest and ("." in first or ":" in first or first == "localhost") else ref
+    return f"{registry}/{path}"
+
+
+def push_images(cluster: Cluster, bases: dict[str, str], progress: Progress) -> list[str]:
+    """The app (version and commit tags, digests verified) and the stack's other images;
+    returns the tags whose image changed in the registry."""
+    host = nodes.registry_address(cluster)
+    release.registry_preflight(host)
+    revision = images.git_revision()
+    app_tags = [images.APP_IMAGE.rpartition(":")[2]]
+    if len(revision) == 40:
+        app_tags.append(revision[:8])
+    pushes = [(images.APP_IMAGE, f"{host}/{images.APP_REPOSITORY}:{tag}") for tag in app_tags]
+    pushes += [(ref, in_registry(ref, host)) for ref in bases.values()]
+    progress.step(f"Pushing {len(pushes)} images to the cluster's registry ({host})")
+    changed = []
+    for source, target in pushes:
+        name, _, tag = target.removeprefix(f"{host}/").rpartition(":")
+        try:
+            before = release.remote_digest(host, name, tag)
+        except StackError:
+            before = ""
+        engine.docker("tag", source, target)
+        pushed = release.push(target)
+        landed = release.remote_digest(host, name, tag)
+        if landed != pushed:
+            raise StackError(
+                f"{target}: pushed {pushed} but the registry has {landed}: create again"
+            )
+        state = "unchanged" if before == pushed else "new" if not before else "updated"
+        progress.info(f"{name}:{tag} {pushed[:19]} ({state})")
+        if state != "unchanged":
+            changed.append(f"{name}:{tag} {state}")
+    return changed
+
+
+def stack_environment(cluster: Cluster, env: dict[str, str]) -> dict[str, str]:
+    """What deploy/stack.yaml reads: the images as the nodes pull them, secrets, settings."""
+    bases = images.resolve_bases(Progress())
+    values = {
+        "SAMPLEAPP_IMAGE": f"{nodes.REGISTRY_ALIAS}/{images.APP_IMAGE}",
+        "SAMPLEAPP_SECRETS_DIR": str(secrets_dir().resolve()),
+        **{f"SAMPLEAPP_CORE_{i:02d}_ADDR": cluster.address(i) for i in (1, 2, 3)},
+        **{k: in_registry(bases[k], nodes.REGISTRY_ALIAS) for k in STACK_IMAGES},
+    }
+    # Always the images `create` pushed: the same variables name host-engine images for Compose.
+    return {**env, **values}
+
+
+def count_nodes(cluster: Cluster) -> int:
+    found = nodes.nodes(cluster)
+    if not found:
+        raise PreflightError(
+            f"The cluster {cluster.name} has no nodes: `sampleapp cluster create` first"
+        )
+    return max(m.index for m in found)
+
+
+def deploy(progress: Progress | None = None, timeout: float = 300) -> str:
+    progress = progress or Progress(LOG_FILE)
+    env = compose.environment()
+    cluster = nodes.settings(env)
+    progress.step("Pre-flight checks (nothing is changed yet)")
+    engine.ensure_engine()
+    check_cli()
+    preflight.credentials(env)
+    count = count_nodes(cluster)
+    via = swarm.manager(cluster, count)
+    values = stack_environment(cluster, env)
+    progress.step(f"Deploying {STACK_FILE.relative_to(compose.REPO)} as stack {swarm.STACK}")
+    progress.log(swarm.deploy(cluster, via, str(STACK_FILE), values))
+    ready = len([n for n in swarm.swarm_nodes(cluster, via) if n.status == "ready"])
+    for names in (("etcd-1", "etcd-2", "etcd-3"), ("db",), ("register-db", "dns"), ("migrate",)):
+        wait_services(cluster, via, names, progress, timeout)
+    wait_services(cluster, via, ("web",), progress, timeout)
+    wait_registered(cluster, ready, progress, timeout)
+    wait_services(cluster, via, ("proxy",), progress, timeout)
+    wait_serving(cluster, via, progress, timeout)
+    email, password = DEMO_LOGIN
+    progress.done(f"sampleapp is up at {cluster.url}  (sign in as {email} / {password})")
+    return cluster.url
+
+
+def failure(cluster: Cluster, via: int, service: str, why: str) -> StackError:
+    lines = [f"{service} {why}."]
+    for task in swarm.tasks(cluster, via, service)[:6]:
+        lines.append(
+            f"  task on {task.node or '?'}: {task.current} (desired {task.desired})"
+            + (f" error: {task.error}" if task.error else "")
+        )
+    lines.append(f"--- last log lines of {service}:\n{swarm.service_logs(cluster, via, service)}")
+    lines.append(
+        f"Full log: {LOG_FILE}. Next: `sampleapp cluster status`, fix, `sampleapp cluster deploy`."
+    )
+    return StackError("\n".join(lines))
+
+
+def wait_services(
+    cluster: Cluster, via: int, names: tuple[str, ...], progress: Progress, timeout: float
+) -> None:
+    """Until every service in ``names`` runs all its tasks healthy on its current image (or its
+    job is done), with no rolling update under way."""
+    what = " and ".join(names)
+    verb = "finish" if names == ("migrate",) else "run healthy"
+    with progress.waiting(f"Waiting for {what} to {verb}") as ticker:
+        while True:
+            found = swarm.services(cluster, via)
+            late = [n for n in names if n not in found or not found[n].converged]
+            if not late:
+                progress.info(", ".join(f"{n} {found[n].replicas}" for n in names))
+                return
+            if stuck := [n for n in late if n in found and found[n].stuck]:
+                raise failure(cluster, via, stuck[0], f"update is {found[stuck[0]].update}")
+            if ticker.elapsed > timeout:
+                raise failure(cluster, via, late[0], f"did not converge within {timeout:.0f} s")
+            ticker.tick(", ".join(f"{n} {found[n].replicas}" for n in names if n in found))
+            time.sleep(1)
+
+
+def registered_backends(cluster: Cluster) -> dict[str, str]:
+    """``/services/app/<instance>`` -> ``ip:port``, read by etcdctl in a running member."""
+    for machine in nodes.nodes(cluster):
+        if machine.state != "running" or not nodes.engine_answers(cluster, machine.index):
+            continue
+        for member in ("etcd-1", "etcd-2", "etcd-3"):
+            container = swarm.container_of(cluster, machine.index, member)
+            if container is None:
+                continue
+            out = nodes.node_docker(
+                cluster,
+                machine.index,
+                "exec",
+                container,
+                "etcdctl",
+                "get",
+                "--prefix",
+                SERVICES_PREFIX,
+                check=False,
+                timeout=20,
+            )
+            lines = out.splitlines()
+            return {
+                k.removeprefix(SERVICES_PREFIX): v
+                for k, v in zip(lines[::2], lines[1::2], strict=False)
+            }
+    return {}
+
+
+def wait_registered(cluster: Cluster, count: int, progress: Progress, timeout: float) -> None:
+    with progress.waiting(f"Waiting for {count} app servers to register in etcd") as ticker:
+        while (n := len(registered_backends(cluster))) < count:
+            if ticker.elapsed > timeout:
+                via = swarm.manager(cluster, count_nodes(cluster))
+                raise failure(cluster, via, "web", f"has {n} of {count} servers registered")
+            ticker.tick(f"{n} of {count} registered")
+            time.sleep(1)
+        progress.info(f"{count} of {count} servers registered")
+
+
+def wait_serving(cluster: Cluster, via: int, progress: Progress, timeout: float) -> None:
+    with progress.waiting(f"Waiting for the proxy to serve {cluster.url}/") as ticker:
+        while True:
+            try:
+                if httpx.get(cluster.url + "/", timeout=5, trust_env=False).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if ticker.elapsed > timeout:
+                raise failure(cluster, via, "proxy", f"did not answer 200 on {cluster.url}/")
+            ticker.tick()
+            time.sleep(0.5)
+
+
+def destroy(progress: Progress | None = None) -> nodes.Resources:
+    progress = progress or Progress(LOG_FILE)
+    cluster = current()
+    engine.ensure_engine()
+    progress.step(f"Removing the cluster {cluster.name}: nodes, registry, volumes, network")
+    host_tags: list[str] = []
+    if any(m.role == "registry" for m in nodes.machines(cluster)):
+        try:
+            prefix = nodes.registry_address(cluster) + "/"
+        except StackError:
+            prefix = ""
+        # The tags pushed from here, and the digest references pushing left behind.
+        refs = engine.docker(
+            "images",
+            "--digests",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}",
+        ).split()
+        host_tags = [r for r in refs if prefix and r.startswith(prefix) and "<none>" not in r]
+    removed = nodes.remove(cluster)
+    if host_tags:
+        engine.docker("rmi", *host_tags, check=False)
+    what = len(removed.containers), len(removed.volumes), len(removed.networks)
+    progress.done(
+        f"cluster {cluster.name} removed ({what[0]} containers, {what[1]} volumes, "
+        f"{what[2]} networks)"
+        if any(what)
+        else f"cluster {cluster.name} does not exist: nothing to remove"
+    )
+    return removed

@@ -1,0 +1,356 @@
+"""The cluster's machines on the host engine: Docker-in-Docker nodes, their network, the registry.
+
+A node is a container of the node image (``docker:27.3-dind`` or its Debian-built equivalent) named
+``core-01``..``core-NN``, at a fixed address on its own bridge network (a restarted node keeps the
+address its swarm peers know), ``/var/lib/docker`` on a named volume. It gets all capabilities but
+SYS_RESOURCE and no seccomp, because ``--privileged`` fails on this kernel. Its dockerd also listens
+on a unix socket bind-mounted to the host (``/run/sampleapp/<node>/docker.sock``): the host's docker
+CLI drives the swarm through it, like a docker context, and no TCP port opens. The registry joins
+the network as ``registry:5000`` (trusted by the nodes with ``--insecure-registry``) and publishes a
+free 127.0.0.1 port for pushes. The label ``sampleapp.cluster=<name>`` is what destroy removes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sampleapp.errors import ConfigError, StackError
+from sampleapp.ops.engine import docker, run
+
+DEFAULT_NAME = "sampleapp-cluster"
+DEFAULT_SUBNET = "10.213.60.0/24"
+RUN_DIR = Path("/run/sampleapp")
+LABEL = "sampleapp.cluster"
+REGISTRY_ALIAS = "registry:5000"  # what the nodes pull from, on the cluster network
+FIRST_HOST = 101  # core-01 is .101, as the thesis's 10.0.0.101..103
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Names and addresses of one local cluster, all derived from its name and subnet."""
+
+    name: str
+    port: int  # host port (127.0.0.1) of the proxy node's port 80
+    subnet: ipaddress.IPv4Network
+
+    @property
+    def network(self) -> str:
+        return self.name
+
+    @property
+    def registry(self) -> str:
+        return f"{self.name}-registry"
+
+    def hostname(self, index: int) -> str:
+        return f"core-{index:02d}"
+
+    def container(self, index: int) -> str:
+        """``core-01`` for the default cluster, ``<name>-core-01`` for another one."""
+        host = self.hostname(index)
+        return host if self.name == DEFAULT_NAME else f"{self.name}-{host}"
+
+    def volume(self, index: int) -> str:
+        return f"{self.name}-{self.hostname(index)}"
+
+    def address(self, index: int) -> str:
+        return str(self.subnet.network_address + FIRST_HOST - 1 + index)
+
+    def socket(self, index: int) -> Path:
+        return RUN_DIR / self.container(index) / "docker.sock"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def settings(env: Mapping[str, str]) -> Cluster:
+    """SAMPLEAPP_CLUSTER (name), SAMPLEAPP_CLUSTER_PORT (8080), SAMPLEAPP_CLUSTER_SUBNET."""
+    name = env.get("SAMPLEAPP_CLUSTER") or DEFAULT_NAME
+    if not name.replace("-", "").isalnum() or not name[0].isalpha():
+        raise ConfigError(
+            f"SAMPLEAPP_CLUSTER is {name!r}, expected letters, digits and dashes: fix it"
+        )
+    raw_port = env.get("SAMPLEAPP_CLUSTER_PORT") or "8080"
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        raise ConfigError(f"SAMPLEAPP_CLUSTER_PORT is {raw_port!r}, expected a port like 8080")
+    raw_subnet = env.get("SAMPLEAPP_CLUSTER_SUBNET") or DEFAULT_SUBNET
+    try:
+        subnet = ipaddress.IPv4Network(raw_subnet)
+    except ValueError as exc:
+        raise ConfigError(
+            f"SAMPLEAPP_CLUSTER_SUBNET is {raw_subnet!r} ({exc}): expected e.g. 10.213.60.0/24"
+        ) from exc
+    if subnet.num_addresses < 256:
+        raise ConfigError(f"SAMPLEAPP_CLUSTER_SUBNET {subnet} is too small: give a /24 or larger")
+    return Cluster(name, int(raw_port), subnet)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A container of the cluster on the host engine (a node or the registry)."""
+
+    name: str
+    role: str  # node | registry
+    state: str  # running, exited, ...
+    index: int  # node number, 0 for the registry
+
+
+def machines(cluster: Cluster) -> list[Machine]:
+    ids = docker("ps", "-aq", "--filter", f"label={LABEL}={cluster.name}").split()
+    found = []
+    for item in json.loads(docker("inspect", *ids)) if ids else []:
+        labels = item["Config"]["Labels"]
+        found.append(
+            Machine(
+                name=item["Name"].lstrip("/"),
+                role=labels.get(f"{LABEL}.role", "?"),
+                state=item["State"]["Status"],
+                index=int(labels.get(f"{LABEL}.index", "0")),
+            )
+        )
+    return sorted(found, key=lambda m: (m.role, m.index))
+
+
+def nodes(cluster: Cluster) -> list[Machine]:
+    return [m for m in machines(cluster) if m.role == "node"]
+
+
+def _labels(cluster: Cluster, role: str, index: int = 0) -> list[str]:
+    return [
+        "--label",
+        f"{LABEL}={cluster.name}",
+        "--label",
+        f"{LABEL}.role={role}",
+        "--label",
+        f"{LABEL}.index={index}",
+    ]
+
+
+def network_owner(cluster: Cluster) -> str | None:
+    """The cluster label of the network named like ours ('' if someone else's), None if absent."""
+    out = run(["docker", "network", "inspect", cluster.network], check=False)
+    if out.returncode != 0:
+        return None
+    labels = json.loads(out.stdout)[0].get("Labels") or {}
+    return str(labels.get(LABEL, ""))
+
+
+def subnet_users(cluster: Cluster) -> list[str]:
+    """Networks on the engine, other than ours, whose subnet overlaps the cluster's."""
+    users = []
+    for network in json.loads(docker("network", "inspect", *docker("network", "ls", "-q").split())):
+        if network["Name"] == cluster.network:
+            continue
+        for config in network.get("IPAM", {}).get("Config") or []:
+            subnet = config.get("Subnet", "")
+            if (
+                subnet
+                and ":" not in subnet
+                and ipaddress.IPv4Network(subnet, strict=False).overlaps(cluster.subnet)
+            ):
+                users.append(f"{network['Name']} ({subnet})")
+    return users
+
+
+def ensure_network(cluster: Cluster) -> bool:
+    """Create the cluster's bridge network unless it exists; True when created."""
+    if network_owner(cluster) is not None:
+        return False
+    docker(
+        "network",
+        "create",
+        "--driver",
+        "bridge",
+        "--subnet",
+        str(cluster.subnet),
+        "--label",
+        f"{LABEL}={cluster.name}",
+        cluster.network,
+    )
+    return True
+
+
+def _volume(cluster: Cluster, name: str) -> str:
+    """A named volume carrying the cluster's label (a volume ``docker run`` makes has none)."""
+    docker("volume", "create", "--label", f"{LABEL}={cluster.name}", name)
+    return name
+
+
+def _state(name: str) -> str | None:
+    out = run(["docker", "inspect", "--format", "{{.State.Status}}", name], check=False)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def ensure_registry(cluster: Cluster, image: str) -> bool:
+    """Run (or start) the registry; True when something changed."""
+    state = _state(cluster.registry)
+    if state == "running":
+        return False
+    if state is not None:
+        docker("start", cluster.registry)
+        return True
+    docker(
+        "run",
+        "--detach",
+        "--name",
+        cluster.registry,
+        *_labels(cluster, "registry"),
+        "--network",
+        cluster.network,
+        "--network-alias",
+        REGISTRY_ALIAS.partition(":")[0],
+        "--publish",
+        "127.0.0.1::5000",
+        "--volume",
+        f"{_volume(cluster, cluster.registry)}:/var/lib/registry",
+        "--restart",
+        "unless-stopped",
+        image,
+    )
+    return True
+
+
+def registry_address(cluster: Cluster) -> str:
+    """host:port of the registry as the host engine reaches it (for pushes)."""
+    out = docker("port", cluster.registry, "5000/tcp").split()
+    if not out:
+        raise StackError(
+            f"{cluster.registry} publishes no port: `sampleapp cluster destroy`, then create"
+        )
+    return out[0].replace("0.0.0.0", "127.0.0.1")
+
+
+def ensure_node(cluster: Cluster, index: int, image: str) -> bool:
+    """Run (or start) node ``index``; True when something changed."""
+    name = cluster.container(index)
+    state = _state(name)
+    if state == "running":
+        return False
+    if state is not None:
+        docker("start", name)
+        return True
+    socket_dir = cluster.socket(index).parent
+    ports = ["--publish", f"127.0.0.1:{cluster.port}:80"] if index == 1 else []
+    docker(
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--hostname",
+        cluster.hostname(index),
+        *_labels(cluster, "node", index),
+        "--network",
+        cluster.network,
+        "--ip",
+        cluster.address(index),
+        *ports,
+        "--cap-add",
+        "ALL",
+        "--cap-drop",
+        "SYS_RESOURCE",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--tmpfs",
+        "/run",
+        "--volume",
+        "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--volume",
+        f"{_volume(cluster, cluster.volume(index))}:/var/lib/docker",
+        "--volume",
+        f"{socket_dir}:/run/outer",
+        # dockerd stops its containers on SIGTERM (web withdraws from etcd and drains): let it.
+        "--stop-timeout",
+        "30",
+        "--restart",
+        "unless-stopped",
+        image,
+        "--host=unix:///run/outer/docker.sock",
+        f"--insecure-registry={REGISTRY_ALIAS}",
+    )
+    return True
+
+
+def node_docker(
+    cluster: Cluster,
+    index: int,
+    *args: str,
+    timeout: float = 300,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    fix: str = "see `sampleapp cluster status`",
+) -> str:
+    """``docker <args>`` against node ``index``'s own engine; returns stdout."""
+    return run(
+        ["docker", "--host", f"unix://{cluster.socket(index)}", *args],
+        what=f"docker {' '.join(args[:2])} on {cluster.hostname(index)}",
+        fix=fix,
+        timeout=timeout,
+        check=check,
+        env=env,
+    ).stdout
+
+
+def engine_answers(cluster: Cluster, index: int) -> bool:
+    if not cluster.socket(index).exists():
+        return False
+    out = run(
+        ["docker", "--host", f"unix://{cluster.socket(index)}", "version", "--format", "ok"],
+        check=False,
+        timeout=20,
+    )
+    return out.returncode == 0
+
+
+def wait_engine(cluster: Cluster, index: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not engine_answers(cluster, index):
+        if time.monotonic() > deadline:
+            logs = run(["docker", "logs", "--tail", "20", cluster.container(index)], check=False)
+            raise StackError(
+                f"The engine of {cluster.container(index)} did not answer within {timeout:.0f} s;"
+                f" its last log lines:\n{logs.stdout}{logs.stderr}\n"
+                "Check the node's capabilities (`docker inspect`), then `sampleapp cluster create`"
+            )
+        time.sleep(0.5)
+
+
+@dataclass(frozen=True)
+class Resources:
+    containers: list[str]
+    volumes: list[str]
+    networks: list[str]
+
+    def empty(self) -> bool:
+        return not (self.containers or self.volumes or self.networks)
+
+
+def resources(cluster: Cluster) -> Resources:
+    label = f"label={LABEL}={cluster.name}"
+    return Resources(
+        containers=sorted(docker("ps", "-a", "--format", "{{.Names}}", "--filter", label).split()),
+        volumes=sorted(docker("volume", "ls", "-q", "--filter", label).split()),
+        networks=sorted(
+            docker("network", "ls", "--format", "{{.Name}}", "--filter", label).split()
+        ),
+    )
+
+
+def remove(cluster: Cluster) -> Resources:
+    """Remove every container, volume and network of the cluster; returns what was there."""
+    found = resources(cluster)
+    indexes = [m.index for m in nodes(cluster)]
+    if found.containers:
+        docker("rm", "--force", "--volumes", *found.containers, timeout=300)
+    if found.volumes:
+        docker("volume", "rm", "--force", *found.volumes)
+    if found.networks:
+        docker("network", "rm", *found.networks)
+    for index in indexes:
+        shutil.rmtree(cluster.socket(index).parent, ignore_errors=True)
+    return found

@@ -1,0 +1,313 @@
+"""The swarm inside the cluster: form it, label it, deploy the stack, read nodes, services, tasks.
+
+Every call goes to one node's engine through ``nodes.node_docker`` (the host's docker CLI on that
+node's socket), so this is what a person would type on a manager. The swarm is formed as on three
+machines: ``swarm init`` on core-01 advertising its fixed address, ``swarm join`` of the others
+as managers (three managers: like etcd, the swarm survives the loss of any one machine; nodes
+past the third join as workers), then the labels ``compute=proxy`` on core-01 and ``compute=db``
+on core-02 (fleet's MachineMetadata). Each step looks before it acts, so running it twice
+changes nothing. Reads go to the first node whose engine answers as a manager, so a stopped
+machine does not stop ``cluster status``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sampleapp.errors import StackError
+from sampleapp.ops import engine, nodes
+from sampleapp.ops.nodes import Cluster, node_docker
+
+STACK = "sampleapp"
+MANAGERS = 3
+LABELS = {1: "proxy", 2: "db"}  # node index -> compute label
+
+
+@dataclass(frozen=True)
+class LocalState:
+    state: str  # inactive, pending, active, error, locked
+    node_id: str
+    cluster_id: str
+    manager: bool
+
+
+def local_state(cluster: Cluster, index: int) -> LocalState | None:
+    """The node's own view of its swarm membership; None when its engine does not answer."""
+    if not nodes.engine_answers(cluster, index):
+        return None
+    info = json.loads(node_docker(cluster, index, "info", "--format", "{{json .Swarm}}"))
+    return LocalState(
+        state=str(info.get("LocalNodeState", "")),
+        node_id=str(info.get("NodeID", "")),
+        cluster_id=str((info.get("Cluster") or {}).get("ID", "")),
+        manager=bool(info.get("ControlAvailable")),
+    )
+
+
+def manager(cluster: Cluster, count: int) -> int:
+    """The index of the first node that answers as a swarm manager."""
+    for index in range(1, count + 1):
+        state = local_state(cluster, index)
+        if state is not None and state.state == "active" and state.manager:
+            return index
+    raise StackError(
+        f"No node of {cluster.name} answers as a swarm manager: "
+        "`sampleapp cluster create` starts the nodes and forms the swarm"
+    )
+
+
+def ensure_swarm(cluster: Cluster, count: int) -> list[str]:
+    """Init on core-01 and join the rest; returns what was done, one line per change."""
+    done: list[str] = []
+    first = local_state(cluster, 1)
+    if first is None:
+        raise StackError(f"The engine of {cluster.container(1)} does not answer")
+    if first.state == "inactive":
+        address = cluster.address(1)
+        node_docker(
+            cluster, 1, "swarm", "init", "--advertise-addr", address, "--listen-addr", address
+        )
+        done.append(f"swarm initialised on {cluster.hostname(1)} ({address})")
+    for index in range(2, count + 1):
+        state = local_state(cluster, index)
+        if state is None:
+            raise StackError(f"The engine of {cluster.container(index)} does not answer")
+        if state.state != "inactive":
+            continue
+        role = "manager" if index <= MANAGERS else "worker"
+        token = node_docker(cluster, 1, "swarm", "join-token", "-q", role).strip()
+        node_docker(
+            cluster,
+            index,
+            "swarm",
+            "join",
+            "--token",
+            token,
+            "--advertise-addr",
+            cluster.address(index),
+            "--listen-addr",
+            cluster.address(index),
+            f"{cluster.address(1)}:2377",
+        )
+        done.append(f"{cluster.hostname(index)} joined as a {role}")
+    return done
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    hostname: str
+    node_id: str
+    status: str  # ready, down
+    availability: str
+    manager: str  # leader, reachable, unreachable, or "" for a worker
+    address: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def swarm_nodes(cluster: Cluster, via: int) -> list[SwarmNode]:
+    ids = node_docker(cluster, via, "node", "ls", "-q").split()
+    found = []
+    for item in json.loads(node_docker(cluster, via, "node", "inspect", *ids)):
+        managed = item.get("ManagerStatus") or {}
+        found.append(
+            SwarmNode(
+                hostname=item["Description"]["Hostname"],
+                node_id=item["ID"],
+                status=item["Status"]["State"],
+                availability=item["Spec"]["Availability"],
+                manager="leader" if managed.get("Leader") else str(managed.get("Reachability", "")),
+                address=item["Status"].get("Addr", ""),
+                labels=dict(item["Spec"].get("Labels") or {}),
+            )
+        )
+    return sorted(found, key=lambda n: n.hostname)
+
+
+def ensure_labels(cluster: Cluster, via: int) -> list[str]:
+    """compute=proxy on core-01 and compute=db on core-02, unless they already have them."""
+    done = []
+    current = {n.hostname: n for n in swarm_nodes(cluster, via)}
+    for index, value in LABELS.items():
+        node = current.get(cluster.hostname(index))
+        if node is None:
+            raise StackError(f"{cluster.hostname(index)} is not in the swarm: create again")
+        if node.labels.get("compute") != value:
+            node_docker(
+                cluster, via, "node", "update", "--label-add", f"compute={value}", node.node_id
+            )
+            done.append(f"{node.hostname} labelled compute={value}")
+    return done
+
+
+UPDATING = {"updating", "rollback_started"}
+STUCK = {"paused", "rollback_paused", "rollback_completed"}
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # without the stack prefix
+    mode: str  # replicated, global, replicated job
+    replicas: str  # "2/3", or "0/1 (1/1 completed)" for a job
+    update: str = ""  # the last rolling update's state: updating, completed, paused, rollback_*
+    current: int = 0  # tasks running the image the spec names now (digest included)
+
+    @property
+    def job(self) -> bool:
+        return "completed)" in self.replicas
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(running, desired) for a service; (completed, total) for a job."""
+        text = self.replicas
+        if self.job:
+            text = text.partition("(")[2].partition(" ")[0]
+        running, _, desired = text.partition("/")
+        return int(running or 0), int(desired.split()[0] if desired else 0)
+
+    @property
+    def converged(self) -> bool:
+        """The job is complete; or every task runs healthy on the spec's image, no update under
+        way. Right after ``stack deploy`` a rolling update may not have begun yet, so the old
+        tasks would look converged: their image digest tells them apart."""
+        done, wanted = self.counts
+        if self.job:
+            return wanted > 0 and done >= wanted
+        return wanted > 0 and self.current >= wanted and self.update not in UPDATING | STUCK
+
+    @property
+    def stuck(self) -> bool:
+        return self.update in STUCK
+
+
+def services(cluster: Cluster, via: int) -> dict[str, Service]:
+    out = node_docker(
+        cluster,
+        via,
+        "stack",
+        "services",
+        STACK,
+        "--format",
+        "{{.Name}}\t{{.Mode}}\t{{.Replicas}}",
+        check=False,
+    )
+    rows = [line.split("\t") for line in out.splitlines() if line.count("\t") == 2]
+    updates: dict[str, str] = {}
+    images: dict[str, str] = {}
+    if rows:
+        found = node_docker(cluster, via, "service", "inspect", *[r[0] for r in rows], check=False)
+        for item in json.loads(found or "[]"):
+            name = item["Spec"]["Name"]
+            updates[name] = str((item.get("UpdateStatus") or {}).get("State", ""))
+            images[name] = item["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    current: dict[str, int] = {}
+    for task in tasks(cluster, via, running_only=True):
+        name = f"{STACK}_{task.service}"
+        if task.state == "running" and task.image == images.get(name):
+            current[name] = current.get(name, 0) + 1
+    return {
+        name.removeprefix(f"{STACK}_"): Service(
+            name.removeprefix(f"{STACK}_"),
+            mode,
+            replicas,
+            updates.get(name, ""),
+            current.get(name, 0),
+        )
+        for name, mode, replicas in rows
+    }
+
+
+@dataclass(frozen=True)
+class Task:
+    service: str
+    node: str
+    desired: str
+    current: str  # "Running 2 minutes ago", "Complete 1 minute ago", ...
+    error: str
+    task_id: str
+    slot: str = ""  # the task's name: one per replica, or per node for a global service
+    image: str = ""  # with its digest
+
+    @property
+    def state(self) -> str:
+        return self.current.split(" ")[0].lower() if self.current else "?"
+
+
+def tasks(
+    cluster: Cluster, via: int, service: str | None = None, running_only: bool = False
+) -> list[Task]:
+    """Tasks of the stack (or one service), newest first, including ended ones."""
+    target = ["service", "ps", f"{STACK}_{service}"] if service else ["stack", "ps", STACK]
+    out = node_docker(
+        cluster,
+        via,
+        *target,
+        "--no-trunc",
+        *(["--filter", "desired-state=running"] if running_only else []),
+        "--format",
+        "{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}\t{{.ID}}"
+        "\t{{.Image}}",
+        check=False,
+    )
+    found = []
+    for line in out.splitlines():
+        name, node, desired, current, error, task_id, image = (line.split("\t") + [""] * 7)[:7]
+        short = name.lstrip(" \\_").removeprefix(f"{STACK}_").split(".")[0]
+        found.append(Task(short, node, desired, current, error, task_id, name.strip(" \\_"), image))
+    return found
+
+
+def deploy(cluster: Cluster, via: int, stack_file: str, env: Mapping[str, str]) -> str:
+    """``docker stack deploy``: creates what is missing, updates what differs, prunes the rest."""
+    return node_docker(
+        cluster,
+        via,
+        "stack",
+        "deploy",
+        "--prune",
+        "--resolve-image",
+        "always",
+        "--compose-file",
+        stack_file,
+        STACK,
+        env=env,
+        fix="fix the stack file or the variable named above, then `sampleapp cluster deploy` "
+        "(Swarm secrets cannot change in place: after editing a secret file, "
+        "`sampleapp cluster destroy` and create again)",
+    )
+
+
+def service_logs(cluster: Cluster, via: int, service: str, lines: int = 30) -> str:
+    out = engine.run(
+        [
+            "docker",
+            "--host",
+            f"unix://{cluster.socket(via)}",
+            "service",
+            "logs",
+            "--tail",
+            str(lines),
+            "--no-task-ids",
+            f"{STACK}_{service}",
+        ],
+        check=False,
+        timeout=30,
+    )
+    return engine.tail(out.stdout + out.stderr, lines)
+
+
+def container_of(cluster: Cluster, index: int, service: str) -> str | None:
+    """The id of a running container of ``service`` on node ``index``, if any."""
+    out = node_docker(
+        cluster,
+        index,
+        "ps",
+        "-q",
+        "--filter",
+        f"label=com.docker.swarm.service.name={STACK}_{service}",
+        "--filter",
+        "status=running",
+        check=False,
+    ).split()
+    return out[0] if out else None
