@@ -20,6 +20,7 @@ from sampleapp.progress import Progress
 from tests.discovery.servers import Load
 from tests.ops.conftest import StackEnv, project_resources
 from tests.support import site
+from tests.support.docker import free_subnet
 from tests.support.etcd import free_port, wait_until
 
 pytestmark = pytest.mark.docker
@@ -177,6 +178,9 @@ def test_a_service_that_cannot_start_is_named_with_its_log_tail(
     """etcd run from the app image: the etcd command is not a sampleapp role, so it crash-loops."""
     monkeypatch.setenv("SAMPLEAPP_PROJECT", f"{stack_env.values['SAMPLEAPP_PROJECT']}-broken")
     monkeypatch.setenv("SAMPLEAPP_PORT", str(free_port()))
+    subnet, dns_ip = free_subnet()  # not the running test stack's
+    monkeypatch.setenv("SAMPLEAPP_FRONT_SUBNET", subnet)
+    monkeypatch.setenv("SAMPLEAPP_DNS_IP", dns_ip)
     monkeypatch.setenv("SAMPLEAPP_ETCD_IMAGE", "sampleapp:0.1")
     try:
         with pytest.raises(StackError) as failure:
