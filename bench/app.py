@@ -11,11 +11,9 @@ and the signed-in pages are checked to be the signed-in versions before they are
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,19 +23,13 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.measure import free_port, sign_in, wrk
 from bench.report import table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLEAPP = str(Path(sys.executable).parent / "sampleapp")
 DURATION = 10
 CONNECTIONS = (1, 8)
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prepare(env: dict[str, str]) -> None:
@@ -57,43 +49,6 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 30) 
             pass
         time.sleep(0.1)
     raise SystemExit(f"{base}/readyz did not answer 200 within {timeout:.0f} s")
-
-
-def sign_in(base: str) -> str:
-    """The Cookie header of a session signed in as the example user, through the form."""
-    with httpx.Client(base_url=base) as client:
-        form = client.get("/signin").text
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
-        if token is None:
-            raise SystemExit("no CSRF token on /signin")
-        response = client.post(
-            "/sessions",
-            data={
-                "csrfmiddlewaretoken": token.group(1),
-                "session[email]": "example@railstutorial.org",
-                "session[password]": "foobar",
-            },
-        )
-        if response.status_code != 302 or "sessionid" not in client.cookies:
-            raise SystemExit(f"sign-in failed: {response.status_code}")
-        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-        if "Micropost Feed" not in client.get("/", headers={"Cookie": cookie}).text:
-            raise SystemExit("the signed-in home page has no feed")
-        return cookie
-
-
-def wrk(url: str, connections: int, seconds: int, cookie: str | None) -> dict[str, float]:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if cookie:
-        command[1:1] = ["-H", f"Cookie: {cookie}"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    if "Non-2xx" in out or "Socket errors" in out:
-        raise SystemExit(f"wrk saw errors for {url}:\n{out}")
-    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
-    for pct in ("50", "99"):
-        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()  # type: ignore[union-attr]
-        result[f"p{pct}"] = float(value) * UNITS[unit]
-    return result
 
 
 def main() -> None:

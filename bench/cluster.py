@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.app import free_port, sign_in, wrk
+from bench.measure import free_port, page_rows, sign_in, timed
 from bench.report import percentile, table, write_section
 from sampleapp.ops import cluster, engine, images, nodes, swarm
 from sampleapp.progress import Progress
@@ -44,14 +44,6 @@ def free_cluster_subnet() -> str:
         if not nodes.subnet_users(candidate):
             return str(candidate.subnet)
     raise SystemExit("no free 10.213.62-99.0/24 subnet: remove old clusters")
-
-
-def timed(what: str, action: object) -> float:
-    started = time.monotonic()
-    action()  # type: ignore[operator]
-    elapsed = time.monotonic() - started
-    print(f"✔ {what}: {elapsed:.1f} s")
-    return elapsed
 
 
 def machine_of(instance: str) -> str:
@@ -185,21 +177,7 @@ def main() -> None:
         cookie = sign_in(base)
         for machines in (3, 1):
             web_on(c, machines, progress)
-            for page, cookie_or_none in (("Home, signed out", None), ("Feed, signed in", cookie)):
-                wrk(base + "/", 2, 2, cookie_or_none)  # warm up
-                for connections in CONNECTIONS:
-                    print(f"▶ wrk {DURATION} s, {connections} conn., web on {machines}: {page}")
-                    r = wrk(base + "/", connections, DURATION, cookie_or_none)
-                    rows.append(
-                        [
-                            page,
-                            machines,
-                            connections,
-                            f"{r['rps']:.0f}",
-                            f"{r['p50']:.2f} ms",
-                            f"{r['p99']:.2f} ms",
-                        ]
-                    )
+            rows += page_rows(base, cookie, machines, CONNECTIONS, DURATION)
         web_on(c, 3, progress)
         failovers = [failover(c, how, base) for how in ("stop", "kill")]
     finally:

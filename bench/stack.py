@@ -13,13 +13,12 @@ import os
 import secrets
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.app import free_port, sign_in, wrk
+from bench.measure import free_port, page_rows, sign_in, timed, wrk
 from bench.report import table, write_section
 from sampleapp.ops import compose, engine, images, stack
 from sampleapp.progress import Progress
@@ -27,14 +26,6 @@ from tests.support.docker import free_subnet
 
 DURATION = 10
 CONNECTIONS = (1, 8)
-
-
-def timed(what: str, action: object) -> float:
-    started = time.monotonic()
-    action()  # type: ignore[operator]
-    elapsed = time.monotonic() - started
-    print(f"✔ {what}: {elapsed:.1f} s")
-    return elapsed
 
 
 def main() -> None:
@@ -71,21 +62,7 @@ def main() -> None:
         home = httpx.get(base + "/", timeout=10).text
         for replicas in (3, 1):
             stack.scale("web", replicas, progress)
-            for name, cookie_or_none in (("Home, signed out", None), ("Feed, signed in", cookie)):
-                wrk(base + "/", 2, 2, cookie_or_none)  # warm up
-                for connections in CONNECTIONS:
-                    print(f"▶ wrk {DURATION} s, {connections} conn., {replicas} web: {name}")
-                    r = wrk(base + "/", connections, DURATION, cookie_or_none)
-                    rows.append(
-                        [
-                            name,
-                            replicas,
-                            connections,
-                            f"{r['rps']:.0f}",
-                            f"{r['p50']:.2f} ms",
-                            f"{r['p99']:.2f} ms",
-                        ]
-                    )
+            rows += page_rows(base, cookie, replicas, CONNECTIONS, DURATION)
         proxy = compose.containers("proxy")[0]
         engine.docker(
             "exec",

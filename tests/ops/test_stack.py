@@ -135,15 +135,16 @@ def row_counts() -> dict[str, int]:
     return counts
 
 
-def test_running_migrate_again_adds_nothing(running_stack: StackEnv) -> None:
+def test_running_migrate_again_three_at_once_adds_nothing(running_stack: StackEnv) -> None:
     before = row_counts()
     assert before["users"] >= 100
-    compose.compose("up", "-d", "--no-deps", "migrate")
+    compose.compose("up", "-d", "--no-deps", "--scale", "migrate=3", "migrate")
     wait_until(
-        lambda: all(c.state == "exited" for c in compose.containers("migrate")), 120, "migrate"
+        lambda: all(c.state == "exited" for c in compose.containers("migrate")), 180, "migrate"
     )
-    assert [c.exit_code for c in compose.containers("migrate")] == [0]
+    assert [c.exit_code for c in compose.containers("migrate")] == [0, 0, 0]
     assert row_counts() == before
+    compose.compose("up", "-d", "--no-deps", "--scale", "migrate=1", "migrate")
 
 
 def test_app_servers_find_the_database_through_the_projects_dns(running_stack: StackEnv) -> None:
