@@ -44,7 +44,8 @@ def wait_for_database(timeout: float, progress: Callable[[str], None]) -> None:
 
 @contextmanager
 def exclusive() -> Iterator[None]:
-    """Hold the migrate lock for the session (PostgreSQL; SQLite serialises writers itself)."""
+    """Hold the migrate lock for the session. Only PostgreSQL needs it: deployments run on
+    PostgreSQL, and SQLite is the embedded single-server mode, where one job runs at a time."""
     if connection.vendor != "postgresql":
         yield
         return

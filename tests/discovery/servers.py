@@ -37,6 +37,21 @@ def migrate(data_dir: Path, log_path: Path) -> None:
         )
 
 
+def start_register_db(
+    log_path: Path, port: int, endpoints: str, **env: str
+) -> subprocess.Popen[bytes]:
+    """``sampleapp register-db`` publishing a stand-in database on 127.0.0.1:``port``."""
+    full_env = {"PATH": os.environ["PATH"], "ETCD_ENDPOINTS": endpoints, **env}
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [SAMPLEAPP, "register-db", "--host", "127.0.0.1", "--port", str(port)],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 class AppServer:
     def __init__(self, base_dir: Path, data_dir: Path, instance: str, endpoints: str, **env: str):
         self.instance = instance

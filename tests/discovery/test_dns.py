@@ -24,6 +24,7 @@ import dns.rdatatype
 import pytest
 
 from sampleapp.discovery.etcd import EtcdClient
+from tests.discovery.servers import start_register_db
 from tests.support.etcd import EtcdCluster, free_port, require_binary, wait_until
 from tests.support.nginx import SAMPLEAPP
 
@@ -80,15 +81,7 @@ def database(base_dir: Path, etcd: EtcdCluster) -> Iterator[tuple[int, subproces
     """A stand-in PostgreSQL port, published by ``sampleapp register-db``."""
     with socket.create_server(("127.0.0.1", 0)) as db:
         port = db.getsockname()[1]
-        env = {"PATH": os.environ["PATH"], "ETCD_ENDPOINTS": etcd.env_endpoints}
-        with (base_dir / "dns-register-db.log").open("ab") as log:
-            process = subprocess.Popen(
-                [SAMPLEAPP, "register-db", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = start_register_db(base_dir / "dns-register-db.log", port, etcd.env_endpoints)
         yield port, process
         stop(process)
 

@@ -6,10 +6,8 @@ This module's etcd is replaced by an empty one in one test, so it is not the ses
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +15,8 @@ import pytest
 
 from sampleapp.discovery.etcd import EtcdClient
 from tests.discovery.conftest import StartServer
-from tests.discovery.servers import AppServer, migrate
+from tests.discovery.servers import AppServer, migrate, start_register_db
 from tests.support.etcd import EtcdCluster, wait_until
-from tests.support.nginx import SAMPLEAPP
 
 TTL = 3
 
@@ -125,18 +122,8 @@ def test_register_db_publishes_the_thesis_records_while_the_port_answers(
     db = socket.create_server(("127.0.0.1", 0))
     port = db.getsockname()[1]
     db.close()  # the stand-in database is down at first
-    env = {
-        "PATH": os.environ["PATH"],
-        "ETCD_ENDPOINTS": own_etcd.env_endpoints,
-        "LEASE_TTL": str(TTL),
-    }
-    log = (base_dir / "register-db.log").open("ab")
-    process = subprocess.Popen(
-        [SAMPLEAPP, "register-db", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    process = start_register_db(
+        base_dir / "register-db.log", port, own_etcd.env_endpoints, LEASE_TTL=str(TTL)
     )
     try:
         wait_until(
@@ -160,4 +147,3 @@ def test_register_db_publishes_the_thesis_records_while_the_port_answers(
     finally:
         if process.poll() is None:
             process.kill()
-        log.close()
