@@ -121,8 +121,16 @@ def ensure_engine(timeout: float = 60) -> tuple[int, int]:
                 "No Docker engine answers: start it with `sudo dockerd &` or "
                 "`sudo systemctl start docker`"
             )
-        log = DOCKERD_LOG.open("ab")
-        subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+        # `setsid --fork` detaches the daemon: it outlives this process, is not our child to
+        # reap, and the log file is only held open by the daemon itself.
+        with DOCKERD_LOG.open("ab") as log:
+            subprocess.run(
+                ["setsid", "--fork", "dockerd"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                check=True,
+            )
         deadline = time.monotonic() + timeout
         while (version := engine_version()) is None:
             if time.monotonic() > deadline:
