@@ -5,6 +5,7 @@
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_BASE} AS build
+LABEL org.opencontainers.image.title="sampleapp-build"
 WORKDIR /src
 COPY wheelhouse/ /wheels/
 COPY pyproject.toml requirements.lock README.md ./
@@ -29,17 +30,6 @@ RUN mkdir -p /public && SAMPLEAPP_ENV=test SECRET_KEY=build-only DATABASE_URL=sq
     STATIC_ROOT=/public /opt/venv/bin/sampleapp manage collectstatic --noinput -v0
 
 FROM ${PYTHON_BASE}
-ARG VERSION=0.0.0
-ARG REVISION=unknown
-ARG CREATED=unknown
-ARG SOURCE=https://github.com/sampleapp/sampleapp
-LABEL org.opencontainers.image.title="sampleapp" \
-      org.opencontainers.image.description="The Rails Tutorial microblog in Django: web, migrate, proxy and dns roles" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.source="${SOURCE}" \
-      org.opencontainers.image.licenses="MIT"
 RUN export DEBIAN_FRONTEND=noninteractive && apt-get update \
  && apt-get install -y --no-install-recommends nginx-light \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
@@ -64,3 +54,16 @@ EXPOSE 9292 80 53/udp 53/tcp
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["sampleapp", "healthcheck"]
 ENTRYPOINT ["sampleapp"]
 CMD ["web"]
+# Last, so that a new revision or build time changes only this layer (every RUN after an ARG
+# misses the cache when the ARG changes).
+ARG VERSION=0.0.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG SOURCE=https://github.com/sampleapp/sampleapp
+LABEL org.opencontainers.image.title="sampleapp" \
+      org.opencontainers.image.description="The Rails Tutorial microblog in Django: web, migrate, proxy and dns roles" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="MIT"

@@ -32,6 +32,8 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 APP_REPOSITORY = "sampleapp"
 # Pinned to the minor version (never :latest); the release adds sha8 / build-N / latest tags.
 APP_IMAGE = f"{APP_REPOSITORY}:{'.'.join(__version__.split('.')[:2])}"
+# The Dockerfile's build stage, kept tagged as the cache of the next build.
+BUILD_STAGE_IMAGE = "sampleapp-build:cache"
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,11 @@ def git_revision() -> str:
 
 
 def build_app_image(progress: Progress, tags: tuple[str, ...] = (APP_IMAGE,)) -> dict[str, str]:
-    """Build the project image (every role); returns the base images used, by variable."""
+    """Build the project image (every role); returns the base images used, by variable.
+
+    The build stage is tagged too (``BUILD_STAGE_IMAGE``), so that the build images each new
+    revision supersedes can be pruned without losing the cache of the current one.
+    """
     bases = resolve_bases(progress)
     build_wheelhouse(progress)
     created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -254,15 +260,37 @@ def build_app_image(progress: Progress, tags: tuple[str, ...] = (APP_IMAGE,)) ->
         "--build-arg",
         f"CREATED={created}",
     ]
+    fix = "read the build output above; `sampleapp image build --debug` shows more"
+    docker(*args, "--target", "build", "-t", BUILD_STAGE_IMAGE, str(REPO), timeout=1800, fix=fix)
     for tag in tags:
         args += ["-t", tag]
-    docker(
-        *args,
-        str(REPO),
-        timeout=1800,
-        fix="read the build output above; `sampleapp image build --debug` shows more",
-    )
+    docker(*args, str(REPO), timeout=1800, fix=fix)
+    pruned = prune_superseded_images()
+    if pruned:
+        progress.info(f"removed {pruned} superseded sampleapp image(s)")
     return bases
+
+
+def prune_superseded_images() -> int:
+    """Remove the project's untagged images (earlier builds) that no container uses.
+
+    Returns how many went. Only images labelled as this project's are touched.
+    """
+    filters = [
+        f"--filter=label=org.opencontainers.image.title={title}"
+        for title in (APP_REPOSITORY, BUILD_STAGE_IMAGE.partition(":")[0])
+    ]
+
+    def dangling() -> set[str]:
+        found: set[str] = set()
+        for label in filters:
+            found |= set(docker("images", "-q", "--filter=dangling=true", label).split())
+        return found
+
+    before = dangling()
+    for label in filters:
+        docker("image", "prune", "--force", label)
+    return len(before - dangling())
 
 
 def image_size_mb(ref: str) -> float:

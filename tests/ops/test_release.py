@@ -21,14 +21,17 @@ def test_release_pushes_sha8_build_n_and_latest_that_pull_back_to_one_digest(
     done = release.release(
         local_registry.address, build_number=7, progress=Progress(tmp_path / "log")
     )
-    assert done.tags == (revision[:8], "build-7", "latest")
-    for ref in done.refs():
-        engine.docker("rmi", ref)
-        engine.docker("pull", ref)
-        pulled = json.loads(engine.docker("image", "inspect", ref))[0]
-        assert f"{done.repository}@{done.digest}" in pulled["RepoDigests"], ref
-        labels = pulled["Config"]["Labels"]
-        assert labels["org.opencontainers.image.revision"] == revision
+    try:
+        assert done.tags == (revision[:8], "build-7", "latest")
+        for ref in done.refs():
+            engine.docker("rmi", ref)
+            engine.docker("pull", ref)
+            pulled = json.loads(engine.docker("image", "inspect", ref))[0]
+            assert f"{done.repository}@{done.digest}" in pulled["RepoDigests"], ref
+            labels = pulled["Config"]["Labels"]
+            assert labels["org.opencontainers.image.revision"] == revision
+    finally:  # the registry lives in a tmp dir; its tags would otherwise pile up on the host
+        engine.docker("rmi", *done.refs(), check=False)
 
 
 def test_release_refuses_to_start_when_no_registry_answers(docker_engine, tmp_path) -> None:
@@ -39,6 +42,27 @@ def test_release_refuses_to_start_when_no_registry_answers(docker_engine, tmp_pa
 def test_the_build_number_counts_up_from_the_last_local_release(tmp_path) -> None:
     counter = tmp_path / "build-number"
     assert [release.next_build_number(counter) for _ in range(3)] == [1, 2, 3]
+
+
+def test_a_rebuild_leaves_no_untagged_sampleapp_image_behind(
+    app_image: dict[str, str], tmp_path
+) -> None:
+    images.build_app_image(Progress(tmp_path / "log"))
+    containers = engine.docker("ps", "-aq").split()
+    in_use = (
+        {i[7:19] for i in engine.docker("inspect", "--format", "{{.Image}}", *containers).split()}
+        if containers
+        else set()
+    )
+    for title in ("sampleapp", "sampleapp-build"):
+        left = engine.docker(
+            "images",
+            "-q",
+            "--filter=dangling=true",
+            f"--filter=label=org.opencontainers.image.title={title}",
+        )
+        assert set(left.split()) - in_use == set(), title
+    assert engine.image_exists(images.BUILD_STAGE_IMAGE)
 
 
 def test_the_image_runs_every_role_as_a_non_root_user_with_a_healthcheck_and_oci_labels(
