@@ -85,9 +85,9 @@ CLUSTER_BASES = (
 )
 
 
-def build_debian_rootfs(progress: Progress) -> None:
-    """debootstrap a minbase bookworm and import it as DEBIAN_LOCAL (once per machine)."""
-    if image_exists(DEBIAN_LOCAL):
+def build_debian_rootfs(progress: Progress, tag: str = DEBIAN_LOCAL) -> None:
+    """debootstrap a minbase bookworm and import it as ``tag`` (once per machine)."""
+    if image_exists(tag):
         return
     if shutil.which("debootstrap") is None:
         raise PreflightError(
@@ -99,7 +99,7 @@ def build_debian_rootfs(progress: Progress) -> None:
             "Building the local Debian base needs root (debootstrap): "
             "run `sudo sampleapp image build` once"
         )
-    progress.step(f"Building {DEBIAN_LOCAL} with debootstrap from {DEBIAN_MIRROR} (about a minute)")
+    progress.step(f"Building {tag} with debootstrap from {DEBIAN_MIRROR} (about a minute)")
     with tempfile.TemporaryDirectory(prefix="sampleapp-rootfs-") as tmp:
         root = Path(tmp) / "rootfs"
         result = run(
@@ -141,25 +141,27 @@ def build_debian_rootfs(progress: Progress) -> None:
         (root / "etc/apt/apt.conf.d/docker-slim").write_text(
             'APT::Install-Recommends "false";\nAcquire::Languages "none";\n'
         )
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        imported = subprocess.run(
-            [
-                "docker",
-                "import",
-                "--change",
-                'CMD ["bash"]',
-                "--change",
-                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "-",
-                DEBIAN_LOCAL,
-            ],
-            stdin=tar.stdout,
-            capture_output=True,
-            text=True,
-        )
-        tar.wait()
-        if imported.returncode != 0:
-            raise StackError(f"docker import of the rootfs failed: {imported.stderr.strip()}")
+        with subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE) as tar:
+            imported = subprocess.run(
+                [
+                    "docker",
+                    "import",
+                    "--change",
+                    'CMD ["bash"]',
+                    "--change",
+                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "-",
+                    tag,
+                ],
+                stdin=tar.stdout,
+                capture_output=True,
+                text=True,
+            )
+        if tar.returncode != 0 or imported.returncode != 0:
+            raise StackError(
+                f"docker import of the rootfs failed (tar exit {tar.returncode}): "
+                f"{imported.stderr.strip() or 'no output'}"
+            )
 
 
 def resolve_bases(progress: Progress, bases: tuple[Base, ...] = BASES) -> dict[str, str]:
