@@ -4,19 +4,21 @@
 and pushes the release images to the cluster's registry (app digests read back as ``sampleapp
 release`` does), which is where the nodes pull from, as real machines would. ``deploy`` runs
 ``docker stack deploy`` of deploy/stack.yaml with the host's docker CLI on a manager's socket
-(CLI ≥ 23.0, for the ``replicated-job`` that runs ``migrate`` once per deploy), then waits for each
-service in the order a person would check, up to a 200 through the proxy: host mode on core-01's
-port 80, which the core-01 container maps to 127.0.0.1:SAMPLEAPP_CLUSTER_PORT. Each step looks
-before it acts: a second ``create`` or ``deploy`` changes nothing.
+(a CLI older than 23.0 gets ``migrate`` as a one-shot service, not a replicated job), then
+waits for each service in the order a person would check, up to a 200 through the proxy: host
+mode on core-01's port 80, which the core-01 container maps to 127.0.0.1:SAMPLEAPP_CLUSTER_PORT.
+Each step looks before it acts: a second ``create`` or ``deploy`` changes nothing.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
+import yaml
 
-from sampleapp.errors import PreflightError, StackError
+from sampleapp.errors import ConfigError, PreflightError, StackError
 from sampleapp.ops import compose, engine, images, nodes, preflight, release, swarm
 from sampleapp.ops.nodes import Cluster
 from sampleapp.ops.secrets import secrets_dir
@@ -26,7 +28,11 @@ STACK_FILE = compose.DEPLOY / "stack.yaml"
 LOG_FILE = compose.REPO / "var" / "sampleapp-cluster.log"
 DEMO_LOGIN = ("example@railstutorial.org", "foobar")
 SERVICES_PREFIX = "/services/app/"
-MIN_CLI = (23, 0)  # docker/cli#2907: `mode: replicated-job` in stack files
+MIN_CLI = (20, 10)  # swarm jobs in the engine API
+JOBS_CLI = (23, 0)  # docker/cli#2907: `mode: replicated-job` in stack files
+# Where an older CLI (Debian bookworm's docker.io 20.10) gets the stack file with the jobs made
+# one-shot services; written by `deploy`, never edited.
+ONE_SHOT_STACK_FILE = compose.REPO / "var" / "stack-one-shot.yaml"
 MAX_NODES = 9
 # Pushed as <registry>/<name without its registry host>; the stack reads them from these variables.
 STACK_IMAGES = ("SAMPLEAPP_POSTGRES_IMAGE", "SAMPLEAPP_ETCD_IMAGE")
@@ -45,14 +51,58 @@ def cli_version() -> tuple[int, int]:
         return (0, 0)
 
 
-def check_cli() -> None:
+def check_cli() -> tuple[int, int]:
     found = cli_version()
     if found < MIN_CLI:
         raise PreflightError(
-            f"Expected a docker CLI ≥ {MIN_CLI[0]}.{MIN_CLI[1]} (stack files with `mode: "
-            f"replicated-job`) but found {found[0]}.{found[1]} first on PATH: install "
-            "docker-ce-cli ≥ 23 (or a static docker binary) ahead of Debian's docker.io on PATH"
+            f"Expected a docker CLI ≥ {MIN_CLI[0]}.{MIN_CLI[1]} but found "
+            f"{found[0]}.{found[1]} first on PATH: `apt-get install docker.io`, or install "
+            "docker-ce-cli ahead of it on PATH"
         )
+    return found
+
+
+def one_shot_stack(text: str) -> str:
+    """The stack file for a CLI older than 23.0, which rejects ``mode: replicated-job``.
+
+    Each job becomes a replicated service restarted only on failure (the pre-jobs idiom) and
+    labelled ``ONE_SHOT_LABEL``, so waiting and ``cluster status`` read it as a job. The file
+    also names the schema version that those CLIs require. Every other line means the same.
+    """
+    doc = yaml.safe_load(text)
+    for service in doc["services"].values():
+        spec = service.get("deploy") or {}
+        if spec.get("mode") == "replicated-job":
+            spec["mode"] = "replicated"
+            spec["labels"] = {**(spec.get("labels") or {}), swarm.ONE_SHOT_LABEL: "true"}
+            if (spec.get("restart_policy") or {}).get("condition") != "on-failure":
+                raise ConfigError(
+                    "A replicated-job in deploy/stack.yaml needs `restart_policy: condition: "
+                    "on-failure` to run once on a docker CLI older than 23.0"
+                )
+    return yaml.safe_dump({"version": "3.9", **doc}, sort_keys=False)
+
+
+def stack_file(cli: tuple[int, int], progress: Progress) -> Path:
+    """deploy/stack.yaml, or its one-shot form for an older CLI (said in the progress)."""
+    if cli >= JOBS_CLI:
+        return STACK_FILE
+    progress.info(
+        f"docker CLI {cli[0]}.{cli[1]} cannot deploy replicated jobs (23.0 can): migrate runs "
+        f"as a one-shot service instead ({ONE_SHOT_STACK_FILE.relative_to(compose.REPO)})"
+    )
+    ONE_SHOT_STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    ONE_SHOT_STACK_FILE.write_text(one_shot_stack(STACK_FILE.read_text()))
+    return ONE_SHOT_STACK_FILE
+
+
+def replace_finished_jobs(cluster: Cluster, via: int, one_shot: bool, progress: Progress) -> None:
+    """A one-shot service runs again only when made anew, and Swarm cannot turn a job into a
+    service or back: so remove ``migrate`` first in those cases (a job re-runs on deploy)."""
+    found = swarm.services(cluster, via).get("migrate")
+    if found is not None and (one_shot or "job" not in found.mode):
+        swarm.remove_service(cluster, via, "migrate")
+        progress.info("the previous migrate removed, to run again")
 
 
 def preflight_create(cluster: Cluster, count: int, env: dict[str, str]) -> None:
@@ -197,13 +247,15 @@ def deploy(progress: Progress | None = None, timeout: float = 300) -> str:
     cluster = nodes.settings(env)
     progress.step("Pre-flight checks (nothing is changed yet)")
     engine.ensure_engine()
-    check_cli()
+    cli = check_cli()
     preflight.credentials(env)
     count = count_nodes(cluster)
     via = swarm.manager(cluster, count)
     values = stack_environment(cluster, env)
     progress.step(f"Deploying {STACK_FILE.relative_to(compose.REPO)} as stack {swarm.STACK}")
-    progress.log(swarm.deploy(cluster, via, str(STACK_FILE), values))
+    chosen = stack_file(cli, progress)
+    replace_finished_jobs(cluster, via, chosen != STACK_FILE, progress)
+    progress.log(swarm.deploy(cluster, via, str(chosen), values))
     ready = len([n for n in swarm.swarm_nodes(cluster, via) if n.status == "ready"])
     for names in (("etcd-1", "etcd-2", "etcd-3"), ("db",), ("register-db", "dns"), ("migrate",)):
         wait_services(cluster, via, names, progress, timeout)

@@ -141,6 +141,8 @@ def ensure_labels(cluster: Cluster, via: int) -> list[str]:
     return done
 
 
+# Set on a service that stands in for a replicated job: run once, restarted only on failure.
+ONE_SHOT_LABEL = "org.sampleapp.one-shot"
 UPDATING = {"updating", "rollback_started"}
 STUCK = {"paused", "rollback_paused", "rollback_completed"}
 
@@ -195,12 +197,22 @@ def services(cluster: Cluster, via: int) -> dict[str, Service]:
     rows = [line.split("\t") for line in out.splitlines() if line.count("\t") == 2]
     updates: dict[str, str] = {}
     images: dict[str, str] = {}
+    one_shots: set[str] = set()
     if rows:
         found = node_docker(cluster, via, "service", "inspect", *[r[0] for r in rows], check=False)
         for item in json.loads(found or "[]"):
             name = item["Spec"]["Name"]
             updates[name] = str((item.get("UpdateStatus") or {}).get("State", ""))
             images[name] = item["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+            if (item["Spec"].get("Labels") or {}).get(ONE_SHOT_LABEL) == "true":
+                one_shots.add(name)
+    # A one-shot service (a job where the CLI cannot deploy one) reads like a job.
+    for row in rows:
+        if row[0] in one_shots:
+            short = row[0].removeprefix(f"{STACK}_")
+            complete = sum(t.state == "complete" for t in tasks(cluster, via, short))
+            wanted = row[2].partition("/")[2].split(" ")[0]
+            row[2] = f"{row[2]} ({complete}/{wanted} completed)"
     current: dict[str, int] = {}
     for task in tasks(cluster, via, running_only=True):
         name = f"{STACK}_{task.service}"
@@ -276,6 +288,10 @@ def deploy(cluster: Cluster, via: int, stack_file: str, env: Mapping[str, str]) 
         "(Swarm secrets cannot change in place: after editing a secret file, "
         "`sampleapp cluster destroy` and create again)",
     )
+
+
+def remove_service(cluster: Cluster, via: int, service: str) -> None:
+    node_docker(cluster, via, "service", "rm", f"{STACK}_{service}")
 
 
 def service_logs(cluster: Cluster, via: int, service: str, lines: int = 30) -> str:

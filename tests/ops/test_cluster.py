@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -191,6 +192,45 @@ def test_the_example_user_signs_in_and_posts(deployed: Cluster) -> None:
         assert response.status_code == 200
         assert "Micropost created!" in response.text
         assert content in http.get("/").text
+
+
+def cluster_row_counts(c: Cluster) -> dict[str, int]:
+    db = swarm.container_of(c, 2, "db")  # compute=db is core-02
+    assert db is not None
+    query = "SELECT count(*) FROM users UNION ALL SELECT count(*) FROM microposts"
+    out = nodes.node_docker(
+        c, 2, "exec", db, "psql", "-U", "sampleapp", "-d", "sample_app_production", "-tAc", query
+    )
+    users, microposts = (int(n) for n in out.split())
+    return {"users": users, "microposts": microposts}
+
+
+def test_debians_docker_cli_redeploys_and_migrate_runs_again_adding_nothing(
+    deployed: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian bookworm's docker.io CLI (20.10) rejects `mode: replicated-job`: the deploy then
+    makes migrate a one-shot service. Either way migrate runs once more and adds nothing."""
+    debian_cli = Path("/usr/bin/docker")
+    assert debian_cli.exists(), "Debian's docker.io is not installed: `apt-get install docker.io`"
+    via = swarm.manager(deployed, 3)
+    before = cluster_row_counts(deployed)
+    first_runs = {t.task_id for t in swarm.tasks(deployed, via, "migrate")}
+    (tmp_path / "docker").symlink_to(debian_cli)
+    with monkeypatch.context() as patched:
+        patched.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        old = cluster.cli_version()
+        cluster.deploy(Progress(), timeout=300)
+        migrate = swarm.services(deployed, via)["migrate"]
+        again = {t.task_id for t in swarm.tasks(deployed, via, "migrate")}
+    assert migrate.converged and migrate.counts == (1, 1), migrate
+    assert ("job" in migrate.mode) == (old >= cluster.JOBS_CLI), (old, migrate)
+    assert again and not again & first_runs, "migrate did not run again"
+    assert cluster_row_counts(deployed) == before
+    assert httpx.get(deployed.url + "/", timeout=10, trust_env=False).status_code == 200
+    # Back on the machine's CLI, migrate is a replicated job again.
+    cluster.deploy(Progress(), timeout=300)
+    assert "job" in swarm.services(deployed, via)["migrate"].mode
+    assert cluster_row_counts(deployed) == before
 
 
 DNS_QUERY = """

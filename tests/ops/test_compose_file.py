@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from sampleapp.ops import cluster, swarm
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose.yaml"
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -237,3 +239,17 @@ def test_stack_has_no_container_names_and_images_pinned_below_latest(stack_file)
         image = image_default(service["image"])
         tag = image.rpartition(":")[2]
         assert tag != "latest" and re.match(r"v?\d+\.\d+", tag), f"{name}: {image}"
+
+
+def test_for_an_older_docker_cli_only_the_jobs_change_into_labelled_one_shot_services(
+    stack_file,
+):
+    one_shot = yaml.safe_load(cluster.one_shot_stack(STACK.read_text()))
+    assert one_shot.pop("version") == "3.9"  # CLIs before 23.0 refuse a file without it
+    migrate = one_shot["services"]["migrate"]["deploy"]
+    assert migrate["mode"] == "replicated"
+    assert migrate["labels"] == {swarm.ONE_SHOT_LABEL: "true"}
+    assert migrate["restart_policy"]["condition"] == "on-failure"
+    del migrate["labels"]
+    migrate["mode"] = "replicated-job"
+    assert one_shot == stack_file
