@@ -156,7 +156,12 @@ def _cluster_destroy(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sampleapp", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="sampleapp",
+        description="The Rails Tutorial microblog in Django, and its deployments: one host "
+        "(Compose) and a three-node Swarm cluster.",
+        epilog="`sampleapp COMMAND --help` tells more; the README has the walk-through.",
+    )
     parser.add_argument("--version", action="version", version=f"sampleapp {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
