@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import secrets
 import socket
 import subprocess
 import time
@@ -186,13 +185,7 @@ def test_requests_through_the_proxy_reach_the_app_servers_on_all_three_machines(
 
 
 def test_the_example_user_signs_in_and_posts(deployed: Cluster) -> None:
-    content = f"Hello from the cluster test {secrets.token_hex(4)}"
-    with site.client(deployed.url) as http:
-        site.sign_in(http)
-        response = site.post_micropost(http, content)
-        assert response.status_code == 200
-        assert "Micropost created!" in response.text
-        assert content in http.get("/").text
+    site.demo_user_posts_and_sees_it_in_the_feed(deployed.url, "cluster")
 
 
 def cluster_row_counts(c: Cluster) -> dict[str, int]:

@@ -61,13 +61,7 @@ def test_the_home_page_is_served_through_the_proxy(running_stack: StackEnv) -> N
 def test_the_example_user_signs_in_posts_and_sees_the_post_in_the_feed(
     running_stack: StackEnv,
 ) -> None:
-    content = f"Hello from the stack test {secrets.token_hex(4)}"
-    with site.client(running_stack.url) as http:
-        site.sign_in(http)
-        response = site.post_micropost(http, content)
-        assert response.status_code == 200
-        assert "Micropost created!" in response.text
-        assert content in http.get("/").text
+    site.demo_user_posts_and_sees_it_in_the_feed(running_stack.url, "stack")
 
 
 def test_twenty_requests_reach_all_three_replicas(running_stack: StackEnv) -> None:

@@ -7,6 +7,7 @@ cannot reach: it keeps cookies, sends the CSRF token from each form, and follows
 from __future__ import annotations
 
 import re
+import secrets
 
 import httpx
 
@@ -41,3 +42,15 @@ def post_micropost(http: httpx.Client, content: str) -> httpx.Response:
         data={"csrfmiddlewaretoken": token, "micropost[content]": content},
         headers={"Referer": str(http.base_url)},
     )
+
+
+def demo_user_posts_and_sees_it_in_the_feed(base_url: str, where: str) -> str:
+    """Sign in as the example user, post a unique micropost, check the feed shows it; returns it."""
+    content = f"Hello from the {where} test {secrets.token_hex(4)}"
+    with client(base_url) as http:
+        sign_in(http)
+        response = post_micropost(http, content)
+        assert response.status_code == 200
+        assert "Micropost created!" in response.text
+        assert content in http.get("/").text
+    return content
