@@ -13,7 +13,6 @@ sending it traffic, and what the clients notice.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 import statistics
@@ -32,18 +31,11 @@ from bench.measure import free_port, page_rows, sign_in, timed
 from bench.report import percentile, table, write_section
 from sampleapp.ops import cluster, engine, images, nodes, swarm
 from sampleapp.progress import Progress
+from tests.support.docker import free_cluster_subnet
 
 DURATION = 10
 CONNECTIONS = (1, 8)
 NAME = "sampleapp-bench"
-
-
-def free_cluster_subnet() -> str:
-    for third in range(62, 100):
-        candidate = nodes.Cluster(NAME, 0, ipaddress.IPv4Network(f"10.213.{third}.0/24"))
-        if not nodes.subnet_users(candidate):
-            return str(candidate.subnet)
-    raise SystemExit("no free 10.213.62-99.0/24 subnet: remove old clusters")
 
 
 def machine_of(instance: str) -> str:

@@ -76,15 +76,18 @@ def docker(
     check: bool = True,
     input: str | None = None,
     fix: str = "see the Docker engine's message above",
+    env: Mapping[str, str] | None = None,
+    what: str | None = None,
 ) -> str:
     """``docker <args>``, returning stdout."""
     return run(
         ["docker", *args],
-        what=f"docker {' '.join(args[:2])}",
+        what=what or f"docker {' '.join(args[:2])}",
         fix=fix,
         timeout=timeout,
         check=check,
         input=input,
+        env=env,
     ).stdout
 
 

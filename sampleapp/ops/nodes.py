@@ -286,14 +286,16 @@ def node_docker(
     fix: str = "see `sampleapp cluster status`",
 ) -> str:
     """``docker <args>`` against node ``index``'s own engine; returns stdout."""
-    return run(
-        ["docker", "--host", f"unix://{cluster.socket(index)}", *args],
+    return docker(
+        "--host",
+        f"unix://{cluster.socket(index)}",
+        *args,
         what=f"docker {' '.join(args[:2])} on {cluster.hostname(index)}",
         fix=fix,
         timeout=timeout,
         check=check,
         env=env,
-    ).stdout
+    )
 
 
 def engine_answers(cluster: Cluster, index: int) -> bool:

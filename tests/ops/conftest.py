@@ -8,7 +8,6 @@ stack a person has running, and it is removed with its volumes at the end.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -23,7 +22,7 @@ import yaml
 
 from sampleapp.ops import compose, engine, images, stack
 from sampleapp.progress import Progress
-from tests.support.docker import free_subnet
+from tests.support.docker import free_cluster_subnet, free_subnet
 from tests.support.etcd import free_port, wait_until
 
 # One project per test session: two sessions on one engine never share containers or volumes.
@@ -135,21 +134,6 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
     process.terminate()
     process.wait(10)
     log.close()
-
-
-def free_cluster_subnet() -> str:
-    """A /24 under 10.213.60-99 (free_subnet's stacks take 100 and up) no network uses."""
-    ids = engine.docker("network", "ls", "-q").split()
-    used = {
-        config.get("Subnet", "")
-        for network in json.loads(engine.docker("network", "inspect", *ids))
-        for config in (network.get("IPAM", {}).get("Config") or [])
-    }
-    for third in range(62, 100):
-        subnet = f"10.213.{third}.0/24"
-        if subnet not in used:
-            return subnet
-    raise RuntimeError("no free 10.213.62-99.0/24 subnet: remove old test clusters")
 
 
 @dataclass

@@ -26,8 +26,9 @@ from sampleapp.ops import cluster, cluster_status, engine, images, nodes, releas
 from sampleapp.ops.nodes import Cluster
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
-from tests.ops.conftest import ClusterEnv, free_cluster_subnet
+from tests.ops.conftest import ClusterEnv
 from tests.support import site
+from tests.support.docker import free_cluster_subnet
 from tests.support.etcd import wait_until
 
 pytestmark = pytest.mark.docker

@@ -6,8 +6,13 @@ import json
 
 from sampleapp.ops import engine
 
+# Third octets under 10.213.0.0/16: Compose stacks take 100 and up, clusters 62-99, so a test
+# stack and a test cluster never ask for the same /24.
+STACK_SUBNETS = range(100, 250)
+CLUSTER_SUBNETS = range(62, 100)
 
-def free_subnet() -> tuple[str, str]:
+
+def free_subnet(thirds: range = STACK_SUBNETS) -> tuple[str, str]:
     """A /24 under 10.213.0.0/16 that no network on the engine uses, and its DNS address."""
     ids = engine.docker("network", "ls", "-q").split()
     used = {
@@ -15,8 +20,15 @@ def free_subnet() -> tuple[str, str]:
         for network in json.loads(engine.docker("network", "inspect", *ids))
         for config in (network.get("IPAM", {}).get("Config") or [])
     }
-    for third in range(100, 250):
+    for third in thirds:
         subnet = f"10.213.{third}.0/24"
         if subnet not in used:
             return subnet, f"10.213.{third}.53"
-    raise RuntimeError("no free 10.213.x.0/24 subnet on this engine: remove old test networks")
+    raise RuntimeError(
+        f"no free 10.213.{thirds.start}-{thirds.stop - 1}.0/24 subnet on this engine: "
+        "remove old test networks"
+    )
+
+
+def free_cluster_subnet() -> str:
+    return free_subnet(CLUSTER_SUBNETS)[0]
