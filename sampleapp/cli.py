@@ -50,10 +50,10 @@ def _dns(args: argparse.Namespace) -> None:
     dns.main({"DNS_LISTEN": args.listen})
 
 
-def _register_db(args: argparse.Namespace) -> None:
-    from sampleapp.discovery import registrar
+def _register_db(args: argparse.Namespace) -> int:
+    from sampleapp.discovery import supervisor
 
-    registrar.register_db({"DB_ADVERTISE_HOST": args.host, "DB_PORT": args.port})
+    return supervisor.register_db({"DB_ADVERTISE_HOST": args.host, "DB_PORT": args.port})
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -62,10 +62,10 @@ def _status(args: argparse.Namespace) -> int:
     return status.main()
 
 
-def _web(args: argparse.Namespace) -> None:
-    from sampleapp import serve
+def _web(args: argparse.Namespace) -> int:
+    from sampleapp.discovery import supervisor
 
-    serve.run(serve.ServeOptions(host="0.0.0.0", port=args.port, workers=args.workers))
+    return supervisor.web(supervisor.WebOptions(args.host, args.port, args.workers))
 
 
 def _migrate(args: argparse.Namespace) -> None:
@@ -198,7 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="registered app servers, DNS records, etcd member health")
     p.set_defaults(handler=_status)
 
-    p = sub.add_parser("web", help="container role: the app server on 0.0.0.0:9292, registered")
+    p = sub.add_parser(
+        "web", help="container role: gunicorn on 0.0.0.0:9292, registered in etcd while ready"
+    )
+    p.add_argument("--host", default="0.0.0.0", help="address gunicorn binds (default 0.0.0.0)")
     p.add_argument("--port", type=int, default=9292)
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(handler=_web)

@@ -1,8 +1,9 @@
 """``sampleapp healthcheck``: the image's HEALTHCHECK, one command for every role.
 
 One image runs every role, so the check reads the role from PID 1's command line (the container's
-``sampleapp <role>``) and tests the real thing: an app server's ``/readyz``, nginx answering on the
-proxy port, the DNS server answering a query, the database's record present in etcd. It exits
+``sampleapp <role>``; for ``web``, the supervisor whose gunicorn child binds the ``--host`` and
+``--port`` given there) and tests the real thing: an app server's ``/readyz``, nginx answering on
+the proxy port, the DNS server answering a query, the database's record present in etcd. It exits
 0 when healthy and 1 with one line saying why otherwise, which ``docker inspect`` shows. It runs
 every few seconds in every container, so it imports only what its role needs and uses the
 standard library's HTTP client.
@@ -19,9 +20,30 @@ from pathlib import Path
 ROLES = ("web", "serve", "proxy", "renderer", "dns", "register-db", "migrate")
 
 
-def role(cmdline: Path = Path("/proc/1/cmdline")) -> str:
+def command(cmdline: Path = Path("/proc/1/cmdline")) -> list[str]:
+    """PID 1's words from its role on (``web --port 9292``); ``["web"]`` when it names none."""
     words = cmdline.read_bytes().decode(errors="replace").split("\0")
-    return next((w for w in words if w in ROLES), "web")
+    start = next((i for i, w in enumerate(words) if w in ROLES), None)
+    return ["web"] if start is None else [w for w in words[start:] if w]
+
+
+def option(words: list[str], name: str, default: str) -> str:
+    """The value of ``--name VALUE`` or ``--name=VALUE`` among ``words``."""
+    for i, word in enumerate(words):
+        if word == name and i + 1 < len(words):
+            return words[i + 1]
+        if word.startswith(f"{name}="):
+            return word.partition("=")[2]
+    return default
+
+
+def readyz_url(words: list[str], env: Mapping[str, str]) -> str:
+    """Where the app server of ``sampleapp web|serve [--host H] [--port P]`` answers /readyz."""
+    default_port = env.get("PORT") or ("9292" if words[0] == "web" else "8080")
+    host = option(words, "--host", "0.0.0.0" if words[0] == "web" else "127.0.0.1")
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, host)
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{host}:{option(words, '--port', default_port)}/readyz"
 
 
 def http_status(url: str, timeout: float = 4.0) -> int:
@@ -32,13 +54,15 @@ def http_status(url: str, timeout: float = 4.0) -> int:
         return int(exc.code)
 
 
-def check(name: str, env: Mapping[str, str]) -> str:
+def check(words: list[str], env: Mapping[str, str]) -> str:
     """Raise with the reason when unhealthy; return what was checked when healthy."""
+    name = words[0]
     if name in ("web", "serve"):
-        status = http_status(f"http://127.0.0.1:{env.get('PORT', '9292')}/readyz")
+        url = readyz_url(words, env)
+        status = http_status(url)
         if status != 200:
-            raise RuntimeError(f"/readyz answered {status}")
-        return "web: /readyz 200"
+            raise RuntimeError(f"{url} answered {status}")
+        return f"{name}: {url} 200"
     if name in ("proxy", "renderer"):
         port = env.get("NGINX_LISTEN", "80").rpartition(":")[2]
         return f"proxy: nginx answered {http_status(f'http://127.0.0.1:{port}/healthz')}"
@@ -66,7 +90,7 @@ def check(name: str, env: Mapping[str, str]) -> str:
 
 def main() -> int:
     try:
-        print(check(role(), os.environ))
+        print(check(command(), os.environ))
         return 0
     except Exception as exc:  # any failure is "unhealthy", reported in one line
         print(f"unhealthy: {type(exc).__name__}: {exc}")

@@ -2,17 +2,17 @@
 
 The server is started in-process through gunicorn's application API so that one command,
 ``sampleapp serve``, works the same on a laptop and in a container; the WSGI callable is loaded in
-the workers only. This module is glue between the web app and the discovery code: it names
-the Django settings module for gunicorn and attaches the registrar's server hooks when etcd
-endpoints are configured, so that no app server runs without announcing itself. It also makes
-each response one write (``WholeResponse``), so that a killed server never leaves a half-sent one.
+the workers only. It attaches no hooks and starts no thread in gunicorn's master, which forks:
+registration in etcd is the ``web`` role's supervisor, a separate process that runs this command
+as its child (``sampleapp/discovery/supervisor.py``). It also makes each response one write
+(``WholeResponse``), so that a killed server never leaves a half-sent one.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gunicorn import util
@@ -33,7 +33,6 @@ class ServeOptions:
     port: int = 8080
     workers: int = 2
     threads: int = 4
-    hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 class WholeResponse(wsgi.Response):  # type: ignore[misc]
@@ -98,7 +97,6 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             # Files go through WholeResponse.write like every other body (nginx serves the
             # static files in deployments; this only concerns `make run`).
             "sendfile": False,
-            **o.hooks,
         }
         for key, value in settings.items():
             self.cfg.set(key, value)
@@ -110,11 +108,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def run(options: ServeOptions) -> None:
-    """Serve until SIGTERM; with ETCD_ENDPOINTS set, register in etcd while ready."""
-    from sampleapp.discovery import registrar
-
+    """Serve until SIGTERM (graceful: requests in progress finish)."""
     use_django_settings()
-    options.hooks = {**registrar.gunicorn_hooks(), **options.hooks}
     wsgi.Response = WholeResponse  # the class gunicorn's workers build HTTP/1 responses with
     _Gunicorn(options).run()
 

@@ -43,6 +43,43 @@ def test_infrastructure_modules_are_small_and_say_why(path: Path) -> None:
     assert len(docstring.splitlines()) >= (1 if path.name == "__init__.py" else 3), docstring
 
 
+# gunicorn's server hooks and the arbiter internals the first registrar patched.
+GUNICORN_MASTER = [
+    "on_starting",
+    "on_reload",
+    "when_ready",
+    "pre_fork",
+    "post_fork",
+    "post_worker_init",
+    "worker_int",
+    "worker_abort",
+    "pre_exec",
+    "pre_request",
+    "post_request",
+    "child_exit",
+    "worker_exit",
+    "nworkers_changed",
+    "on_exit",
+    "LISTENERS",
+    "handle_term",
+    "handle_int",
+    "handle_quit",
+]
+
+
+def test_no_code_of_ours_runs_in_gunicorns_master() -> None:
+    """gunicorn's master forks the workers, and no thread, socket or lock may cross a fork: twice
+    a registrar thread in the master leaked into workers (an OpenSSL lock, then a probe's open
+    connection). Registration is the web role's supervisor, a separate process."""
+    pattern = re.compile(rf"\b({'|'.join(GUNICORN_MASTER)})\b")
+    found = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for name in pattern.findall(path.read_text())
+    ]
+    assert found == []
+
+
 def handler_functions() -> list[ast.FunctionDef]:
     tree = ast.parse((PACKAGE / "cli.py").read_text())
     return [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("_")]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sampleapp.discovery import keys
 from sampleapp.errors import ConfigError
 
 # deploy/nginx of a source checkout; an installed package finds it under the working directory
@@ -39,7 +40,7 @@ class RegistrarSettings:
     etcd: EtcdSettings
     prefix: str
     instance_id: str
-    advertise: str | None  # host:port; None means "derive it from the bound socket"
+    advertise: str | None  # host:port; None: gunicorn's --host (towards etcd if 0.0.0.0) and port
     ttl: int
     drain: float
 
@@ -58,6 +59,7 @@ class RendererSettings:
     mime_types: Path
     user: str | None
     debounce: float
+    hold_down: float
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,12 @@ def etcd_settings(env: Mapping[str, str]) -> EtcdSettings:
 def registrar_settings(env: Mapping[str, str]) -> RegistrarSettings:
     advertise = env.get("ADVERTISE_ADDR") or None
     if advertise is not None:
-        split_hostport(advertise, "ADVERTISE_ADDR")
+        # The renderer takes only IP:port from etcd (keys.parse_address): refuse anything else
+        # here, at start, rather than register an entry that nginx will never see.
+        try:
+            advertise = keys.parse_address(advertise)
+        except ConfigError as exc:
+            raise ConfigError(f"ADVERTISE_ADDR: {exc}: give this server's IP and port") from exc
     return RegistrarSettings(
         etcd=etcd_settings(env),
         prefix=_prefix(env, "SERVICES_PREFIX", "/services/app/"),
@@ -126,7 +133,10 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
     """NGINX_LISTEN (80), NGINX_CONF_DIR (deploy/nginx: nginx.conf.j2 and 503.html, or
     NGINX_TEMPLATE / NGINX_UNAVAILABLE_PAGE one by one), NGINX_STATIC_ROOT (/usr/src/app/public),
     NGINX_RUNTIME_DIR (/tmp/sampleapp-nginx), NGINX_BIN, NGINX_ACCESS_LOG (/dev/stdout),
-    NGINX_MIME_TYPES, NGINX_USER (unset), RENDER_DEBOUNCE (0.25 s)."""
+    NGINX_MIME_TYPES, NGINX_USER (unset), RENDER_DEBOUNCE (0.25 s: a burst of changes quiet for
+    that long gives one reload), RENDER_HOLD_DOWN (10 s: when etcd suddenly lists no app server,
+    as when a frozen etcd returns and expires every lease at once, nginx keeps the last pool that
+    long while the servers register again; any server registered ends it; 0 disables it)."""
     listen = env.get("NGINX_LISTEN", "80")
     split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_LISTEN")
     nginx_bin = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
@@ -144,6 +154,7 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
         mime_types=Path(env.get("NGINX_MIME_TYPES", "/etc/nginx/mime.types")),
         user=env.get("NGINX_USER") or None,
         debounce=_number(env, "RENDER_DEBOUNCE", 0.25, minimum=0.0),
+        hold_down=_number(env, "RENDER_HOLD_DOWN", 10.0, minimum=0.0),
     )
 
 

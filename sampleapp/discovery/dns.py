@@ -8,6 +8,11 @@ the records stored beneath it (``.../db/x1``), as in CoreDNS. TTL: the record's,
 Unknown names: NXDOMAIN with the zone's SOA. Outside names: REFUSED, or passed to DNS_FORWARD when
 set (containers using this as their only resolver). Before etcd was read once: SERVFAIL, never a
 cacheable NXDOMAIN.
+
+Header flags are set, never copied from the query (dnslib's ``reply()`` copies them all): AD is
+always clear, since nothing here validates DNSSEC (for forwarded answers too, as dnsmasq does
+unless told to proxy it); CD is copied, as RFC 4035 3.1.6 requires of every name server; RD is
+echoed (RFC 1035); TC, Z and the query's RCODE bits are cleared.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, SRV, A, DNSLabel, DNSRecord
+from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSLabel, DNSRecord
 from dnslib.server import DNSHandler, DNSLogger, DNSServer
 
 from sampleapp.discovery import config, keys
@@ -60,7 +65,7 @@ class ZoneResolver:
         qtype = QTYPE[request.q.qtype]
         if qname != self.zone and not qname.endswith("." + self.zone):
             return self._outside(request, handler)
-        reply = request.reply(ra=0, aa=1)
+        reply = _reply(request, aa=True)
         if not self.synced.is_set():
             reply.header.rcode = RCODE.SERVFAIL
             return reply
@@ -143,10 +148,12 @@ class ZoneResolver:
             try:
                 tcp = getattr(handler, "protocol", "udp") == "tcp"
                 raw = request.send(host, port, tcp=tcp, timeout=2.0, ipv6=":" in host)
-                return DNSRecord.parse(raw)
+                forwarded = DNSRecord.parse(raw)
+                forwarded.header.ad = 0  # not validated here, so not claimed
+                return forwarded
             except OSError as exc:
                 log.warning("forwarding %s to %s:%d failed: %s", request.q.qname, host, port, exc)
-        reply = request.reply(ra=0, aa=0)
+        reply = _reply(request, aa=False)
         reply.header.rcode = RCODE.SERVFAIL if self.settings.forward else RCODE.REFUSED
         return reply
 
@@ -160,6 +167,20 @@ class ZoneResolver:
         if record is not None and record.ttl is not None:
             return record.ttl
         return self.settings.ttl
+
+
+def _reply(request: DNSRecord, *, aa: bool) -> DNSRecord:
+    """An empty reply to ``request`` whose header claims only what this server does."""
+    header = DNSHeader(
+        id=request.header.id,
+        qr=1,
+        opcode=request.header.opcode,
+        aa=int(aa),
+        rd=request.header.rd,
+        ra=0,
+        cd=request.header.cd,
+    )  # ad, tc, z and rcode stay 0
+    return DNSRecord(header, q=request.q)
 
 
 class _Handler(DNSHandler):  # type: ignore[misc]

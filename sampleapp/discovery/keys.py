@@ -5,22 +5,45 @@ The thesis's keys are kept so that ``etcdctl`` habits still work: ``/services/ap
 ``db.sampleapp.local`` (labels reversed under the prefix, as SkyDNS and CoreDNS's etcd plugin read
 them): ``{"host": "10.0.0.5", "port": 5432, "ttl": 30}``. A host that is an IP gives an A or AAAA
 record, a name gives a CNAME. Registrations hang on leases; this module only builds and parses.
+
+It is also the one boundary between etcd's data and nginx's config: ``parse_registration`` is the
+only way a registration becomes a ``Server``, and it accepts an instance name of a strict charset
+and an IP literal with a port, nothing else. Anyone who can write to etcd can otherwise write
+nginx directives (a newline in a key ends the comment it is rendered in), and a host name would
+make ``nginx -t`` fail for the whole pool when it does not resolve.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from sampleapp.errors import ConfigError, DiscoveryError
 
+INSTANCE_RULE = "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+_INSTANCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_IPV4_PORT = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,3}){3}):([1-9][0-9]{0,4})")
+_IPV6_PORT = re.compile(r"\[([0-9A-Fa-f:.]{2,45})\]:([1-9][0-9]{0,4})")
+ADDRESS_RULE = (
+    "an IP address and port like 10.0.0.5:9292 or [fd00::5]:9292 (names are not resolved)"
+)
+
+
+@dataclass(frozen=True)
+class Server:
+    """One app server registration that passed ``parse_registration``: safe to render as is."""
+
+    instance: str
+    address: str  # normalized: 10.0.0.5:9292 or [fd00::5]:9292
+
 
 def service_key(prefix: str, instance_id: str) -> str:
     """``/services/app/web-1`` for instance ``web-1`` under ``prefix``."""
-    if not instance_id or "/" in instance_id or not instance_id.isprintable():
-        raise ConfigError(f"instance id {instance_id!r} must be non-empty and without '/'")
+    if not _INSTANCE.fullmatch(instance_id):
+        raise ConfigError(f"instance id {instance_id!r} must be {INSTANCE_RULE}: fix INSTANCE_ID")
     return _dir(prefix) + instance_id
 
 
@@ -29,7 +52,53 @@ def instance_of(prefix: str, key: str) -> str:
     head = _dir(prefix)
     if not key.startswith(head) or "/" in key[len(head) :] or key == head:
         raise ConfigError(f"{key!r} is not a registration key under {head}")
-    return key[len(head) :]
+    instance = key[len(head) :]
+    if not _INSTANCE.fullmatch(instance):
+        raise ConfigError(
+            f"{key!r} is not a registration key: its instance must be {INSTANCE_RULE}"
+        )
+    return instance
+
+
+def parse_address(value: str) -> str:
+    """``10.0.0.5:9292`` or ``[fd00::5]:9292``, normalized; anything else is a ConfigError."""
+    text = value.strip()
+    v4, v6 = _IPV4_PORT.fullmatch(text), _IPV6_PORT.fullmatch(text)
+    try:
+        match = v4 or v6
+        if match is None:
+            raise ValueError("not IP:port")
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+        ip = ipaddress.IPv4Address(match.group(1)) if v4 else ipaddress.IPv6Address(match.group(1))
+        port = int(match.group(2))
+        if port > 65535 or ip.is_unspecified or ip.is_multicast:
+            raise ValueError("not a server's address")
+    except ValueError as exc:
+        raise ConfigError(f"{value!r} is not {ADDRESS_RULE}") from exc
+    return f"[{ip.compressed}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def parse_registration(prefix: str, key: str, value: str) -> Server:
+    """The ``Server`` that ``key`` = ``value`` registers, or a DiscoveryError saying why not.
+
+    This is the only path from etcd to nginx's config: the instance name and the address it
+    returns can be written into the config verbatim.
+    """
+    try:
+        instance = instance_of(prefix, key)
+    except ConfigError as exc:
+        raise DiscoveryError(
+            f"refused {exc}; the app server that wrote it must set INSTANCE_ID to such a name "
+            "(or remove the key with etcdctl del)"
+        ) from exc
+    try:
+        address = parse_address(value)
+    except ConfigError as exc:
+        raise DiscoveryError(
+            f"refused {key!r}: {exc}; the app server that wrote it must set ADVERTISE_ADDR to "
+            "one (or remove the key with etcdctl del)"
+        ) from exc
+    return Server(instance, address)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,21 @@ starts nginx itself (``daemon off``, so one container runs both and no socket is
 every candidate config with ``nginx -t`` before installing it, and reloads with SIGHUP: the master
 keeps its PID and its listening socket, starts new workers on the new config and lets the old ones
 finish their requests. A missing binary or a crash is a DiscoveryError naming the fix.
+
+nginx never outlives its renderer. It is started through ``setpriv --pdeathsig QUIT``, so the
+kernel sends it SIGQUIT (graceful stop) when the renderer dies, even by ``kill -9``; the death
+signal belongs to the *thread* that spawned the child, so ``start`` is called from the main thread.
+A renderer started on a runtime directory whose ``nginx.pid`` names a live nginx master running
+our config (left by a renderer whose death signal was lost) stops that nginx first, so the port is
+free for its own: it checks ``/proc/<pid>/cmdline``, never trusting the PID alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -25,6 +34,9 @@ from sampleapp.errors import DiscoveryError
 log = logging.getLogger(__name__)
 
 CONTROL_SOCKET = "control.sock"  # nginx answers the renderer's questions here, never on the network
+PID_FILE = "nginx.pid"  # where the template tells nginx to write its master's PID
+# Seconds a leftover nginx gets to stop gracefully: above the template's worker_shutdown_timeout.
+LEFTOVER_WAIT = 45.0
 
 
 @contextmanager
@@ -53,6 +65,7 @@ class Nginx:
         self.runtime_dir = runtime_dir
         self.conf = runtime_dir / "nginx.conf"
         self.process: subprocess.Popen[bytes] | None = None
+        self._old_workers: list[int] = []  # the workers of the config a reload replaces
 
     @property
     def pid(self) -> int:
@@ -85,37 +98,84 @@ class Nginx:
         lines = [ln for ln in result.stderr.splitlines() if "[emerg]" in ln or "[alert]" in ln]
         return "; ".join(lines) or result.stderr.strip() or f"nginx -t exited {result.returncode}"
 
-    def start(self, generation: int, listen: str, deadline: float = 15.0) -> None:
-        """Start the master; return once its workers answer with config ``generation``."""
+    def start(self, generation: int, listen: str, deadline: float = 60.0) -> None:
+        """Start the master; return once its workers answer with config ``generation``.
+
+        Call it from the main thread: nginx gets SIGQUIT when the spawning thread ends.
+        """
+        argv = [self.binary, "-e", "stderr", "-p", str(self.runtime_dir), "-c", str(self.conf)]
         with map_nginx_errors(self.binary):
-            self.process = subprocess.Popen(
-                [self.binary, "-e", "stderr", "-p", str(self.runtime_dir), "-c", str(self.conf)]
-            )
+            if shutil.which(self.binary) is None:  # setpriv would start, then fail to exec it
+                raise FileNotFoundError(self.binary)
+            self.process = subprocess.Popen([setpriv(), "--pdeathsig", "QUIT", "--", *argv])
         # Asked on the control socket, not the public port: another program holding that port
         # would answer a connection, while nginx retries bind() for a while and then gives up.
         if not self.wait_generation(generation, deadline):
+            code = self.process.poll()
             self.stop()
+            if code is None:
+                raise DiscoveryError(
+                    f"nginx did not answer on {self.runtime_dir / CONTROL_SOCKET} within "
+                    f"{deadline:.0f} s of its start: read its messages above"
+                )
             raise DiscoveryError(
-                f"nginx exited with status {self.process.returncode} at start: read its messages "
-                f"above (is {listen} free? set NGINX_LISTEN)"
+                f"nginx exited with status {code} at start: read its messages above "
+                f"(is {listen} free? set NGINX_LISTEN)"
             )
         log.info("nginx %d is serving on %s", self.process.pid, listen)
 
+    def stop_leftover(self, timeout: float = LEFTOVER_WAIT) -> int | None:
+        """Stop an nginx master left running on this runtime directory; returns its PID.
+
+        Only a live process whose command line is an nginx master with our config is touched: a
+        PID file outlives its process, and the PID may since belong to anything else.
+        """
+        try:
+            pid = int((self.runtime_dir / PID_FILE).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if pid == os.getpid() or not _is_master_of(pid, self.conf):
+            return None
+        log.warning("stopping nginx %d, left running on %s by an earlier renderer", pid, self.conf)
+        workers = _children(pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGQUIT)
+        until = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < until:
+            time.sleep(0.05)  # not our child: no wait() to block on
+        if _alive(pid):
+            log.warning("nginx %d did not stop in %.0f s: killing it", pid, timeout)
+            _kill_all([pid, *workers])
+            until = time.monotonic() + 5.0
+            while any(_alive(p) for p in (pid, *workers)) and time.monotonic() < until:
+                time.sleep(0.05)  # SIGKILLed: gone at its next scheduling
+        return pid
+
     def reload(self) -> None:
         """Graceful reload: same master, new workers, old workers finish their requests."""
+        self._old_workers = _children(self.pid)
         os.kill(self.pid, signal.SIGHUP)
 
-    def wait_generation(self, generation: int, deadline: float = 5.0) -> bool:
-        """Wait until the workers answer with config ``generation`` (the reload took effect)."""
+    def wait_generation(self, generation: int, deadline: float = 30.0) -> bool:
+        """Wait until config ``generation`` is the only one new connections can meet.
+
+        A new worker answers with it on the control socket, and every worker of the previous
+        config has stopped accepting: until it handles its shutdown signal, an old worker still
+        accepts connections on the shared socket and routes them by the old pool.
+        """
         transport = httpx.HTTPTransport(uds=str(self.runtime_dir / CONTROL_SOCKET))
         until = time.monotonic() + deadline
         with httpx.Client(transport=transport, timeout=1.0) as client:
             while time.monotonic() < until and self.exit_code() is None:
                 try:
-                    if client.get("http://nginx/generation").text.strip() == str(generation):
-                        return True
+                    answered = client.get("http://nginx/generation").text.strip()
                 except httpx.HTTPError:
-                    pass
+                    answered = ""
+                if answered == str(generation) and not any(
+                    _accepting(w) for w in self._old_workers
+                ):
+                    self._old_workers = []
+                    return True
                 time.sleep(0.005)  # polling under the deadline above
         log.warning(
             "nginx did not confirm config generation %d within %.0f s", generation, deadline
@@ -126,12 +186,72 @@ class Nginx:
         return None if self.process is None else self.process.poll()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Graceful shutdown (SIGQUIT), then SIGKILL after ``timeout``."""
+        """Graceful shutdown (SIGQUIT), then SIGKILL of the master and its workers."""
         if self.process is None or self.process.poll() is not None:
             return
+        workers = _children(self.process.pid)
         self.process.send_signal(signal.SIGQUIT)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            _kill_all([self.process.pid, *workers])
             self.process.wait()
+
+
+def setpriv() -> str:
+    """util-linux's setpriv, which gives nginx its death signal (the renderer's death)."""
+    path = shutil.which("setpriv") or "/usr/bin/setpriv"
+    if not os.access(path, os.X_OK):
+        raise DiscoveryError(
+            "setpriv was not found: install util-linux (it makes nginx stop with its renderer)"
+        )
+    return path
+
+
+def _is_master_of(pid: int, conf: Path) -> bool:
+    """Whether ``pid`` is a live nginx master started with ``-c conf`` (what start() runs)."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return (
+        _alive(pid) and title.startswith("nginx: master process ") and f" -c {conf} " in title + " "
+    )
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has released its sockets: it counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in {"Z", "X"}
+
+
+def _accepting(worker: int) -> bool:
+    """Whether an nginx worker may still accept connections (alive and not shutting down)."""
+    try:
+        title = Path(f"/proc/{worker}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return _alive(worker) and b"shutting down" not in title
+
+
+def _children(pid: int) -> list[int]:
+    """The PIDs whose parent is ``pid`` (an nginx master's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

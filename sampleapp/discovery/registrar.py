@@ -3,32 +3,32 @@
 The thesis wrote ``/services/app/<ip>`` in ``ExecStartPost`` and deleted it in ``ExecStop``, so a
 crashed server stayed in nginx's pool forever. Here a ``Registration`` puts its keys under a
 lease it keeps alive, only after the server proved ready (``/readyz`` 200 for an app server, an open
-TCP port for the database), re-registers by itself after a lost lease or an etcd outage, and
-withdraws when readiness fails twice. A ``kill -9`` stops the keepalives: the key dies with the
-lease. The app server's registrar runs as a thread in gunicorn's master (see ``gunicorn_hooks``),
-and on SIGTERM it revokes the lease and waits ``DRAIN_SECONDS`` before gunicorn closes its sockets.
+TCP port for the database), and withdraws when readiness fails twice. A ``kill -9`` stops the
+keepalives: the key dies with the lease. It also watches its own keys: when etcd drops them (a lost
+lease, e.g. every lease expiring at once after etcd was frozen, or a hand deletion) it registers
+again at once rather than at the next keepalive, so the renderer's hold-down bridges the gap.
+``Registration.run`` is the one loop of both registering roles (``supervisor.py``), run outside
+any process that forks.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
+import os
 import socket
 import threading
-import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import httpx
 
-from sampleapp.discovery import config, keys
-from sampleapp.discovery.etcd import EtcdClient
+from sampleapp.discovery.etcd import EtcdClient, Event
 from sampleapp.errors import ConfigError, DiscoveryError
 
 log = logging.getLogger(__name__)
 
 Check = Callable[[], bool]
+_RETRY = 0.5  # seconds between attempts while etcd does not answer
 
 
 class Registration:
@@ -46,35 +46,30 @@ class Registration:
         self.ready = ready
         self.lease: int | None = None
         self.registered = threading.Event()
-        self._lock = threading.Lock()
-        self._closed = False
+        self._lock = threading.Lock()  # held for every lease change and every etcd write
+        self._closed = threading.Event()
+        self._wake = threading.Event()  # something happened to our keys: look now
+        self._revision = 0  # the store revision of the last registration's writes
 
-    def start(self, stop: threading.Event) -> threading.Thread:
-        keepalive = threading.Thread(
-            target=self.keep_alive, args=(stop,), name="registrar-keepalive", daemon=True
-        )
-        keepalive.start()
-        thread = threading.Thread(target=self.run, args=(stop,), name="registrar", daemon=True)
-        thread.start()
-        return thread
+    def run(self) -> None:
+        """Register when ready, withdraw when not, start over whenever the lease is lost.
 
-    def keep_alive(self, stop: threading.Event) -> None:
-        """Refresh the lease three times per lease TTL, whatever readiness checks are doing."""
-        while not stop.wait(self.lease_ttl / 3) and not self._closed:
-            self._refresh()
-
-    def run(self, stop: threading.Event) -> None:
-        """Register when ready, withdraw when not, start over whenever the lease is lost."""
+        Returns once ``withdraw()`` was called. Two helper threads run beside it: the keepalive,
+        on its own schedule whatever readiness checks take, and the watch on the own keys."""
+        for target, name in ((self._keep_alive, "keepalive"), (self._watch_own_keys, "watch")):
+            threading.Thread(target=target, name=f"registrar-{name}", daemon=True).start()
         failures = 0
-        while not stop.is_set() and not self._closed:
+        while not self._closed.is_set():
             if self.lease is None:
                 if self.ready() and self._register():
                     failures = 0
                     continue
-                stop.wait(0.25)
+                self._pause(0.25)
                 continue
-            stop.wait(max(self.ttl / 3, 0.5))
-            if stop.is_set():
+            if self._pause(max(self.ttl / 3, 0.5)):
+                self._refresh()  # woken by the watch: is the lease still there?
+                continue
+            if self._closed.is_set():
                 break
             failures = 0 if self.ready() else failures + 1
             if failures >= 2:  # one slow answer under load is not a reason to leave
@@ -83,10 +78,24 @@ class Registration:
                     self._revoke()
 
     def withdraw(self) -> bool:
-        """Revoke the lease now (its keys vanish at once); no re-registration follows."""
+        """Revoke the lease now (its keys vanish at once); ``run`` returns, nothing follows.
+
+        True when a registration was withdrawn (the caller then drains)."""
+        self._closed.set()
+        self._wake.set()
         with self._lock:
-            self._closed = True
             return self._revoke()
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` or until woken; True when woken by news about our keys."""
+        woken = self._wake.wait(seconds)
+        self._wake.clear()
+        return woken and not self._closed.is_set()
+
+    def _keep_alive(self) -> None:
+        """Refresh the lease three times per lease TTL, whatever readiness checks are doing."""
+        while not self._closed.wait(self.lease_ttl / 3):
+            self._refresh()
 
     def _revoke(self) -> bool:
         lease, self.lease = self.lease, None
@@ -105,17 +114,18 @@ class Registration:
 
     def _register(self) -> bool:
         with self._lock:
-            if self._closed:
+            if self._closed.is_set():
                 return False
             try:
                 lease = self.client.grant(self.lease_ttl)
-                for key, value in self.entries.items():
-                    self.client.put(key, value, lease=lease)
+                revision = max(
+                    self.client.put(key, value, lease=lease) for key, value in self.entries.items()
+                )
             except DiscoveryError as exc:
                 log.warning("registration failed, retrying: %s", exc)
-                time.sleep(0.5)  # the lock is held: nothing else can progress meanwhile anyway
+                self._closed.wait(_RETRY)
                 return False
-            self.lease = lease
+            self.lease, self._revision = lease, revision
             self.registered.set()
         pairs = ", ".join(f"{k} = {v}" for k, v in self.entries.items())
         log.info("registered %s (lease %x, TTL %d s)", pairs, lease, self.lease_ttl)
@@ -123,34 +133,71 @@ class Registration:
 
     def _refresh(self) -> None:
         with self._lock:
-            if self._closed or self.lease is None:
+            if self._closed.is_set() or self.lease is None:
                 return
             try:
                 if self.client.keepalive(self.lease) == 0:
                     log.warning(
-                        "lease %x was lost (etcd restarted or TTL passed): re-registering",
+                        "lease %x was lost (etcd expired it, restarted or was emptied): "
+                        "registering again",
                         self.lease,
                     )
                     self.lease = None
                     self.registered.clear()
+                    self._wake.set()  # the loop registers again without waiting its turn
                     return
                 for key, value in self.entries.items():
                     current = self.client.get(key)
                     if current is None or current.value != value or current.lease != self.lease:
                         log.warning("%s was changed behind our back: writing it again", key)
-                        self.client.put(key, value, lease=self.lease)
+                        self._revision = self.client.put(key, value, lease=self.lease)
             except DiscoveryError as exc:
                 log.warning(
                     "keepalive failed (%s); the lease lives %d s without one", exc, self.lease_ttl
                 )
 
+    def _watch_own_keys(self) -> None:
+        """Wake the loop as soon as etcd deletes or changes one of our keys.
+
+        The watch follows the latest registration from its own revision on, so nothing that
+        happens after a write is missed; a new registration (also after etcd came back empty,
+        with lower revisions) restarts it there."""
+        prefix = os.path.commonpath(sorted(self.entries))  # keys are /-separated paths
+        following = -1
+        revision = 0
+        while not self._closed.is_set():
+            if not self.registered.wait(1.0):
+                continue
+            try:
+                if self._revision != following:
+                    following = revision = self._revision
+                for batch in self.client.watch(prefix, revision + 1, idle=self.lease_ttl):
+                    if self._closed.is_set() or self._revision != following:
+                        break
+                    revision = max([revision, *(e.mod_revision for e in batch.events)])
+                    if batch.compacted:
+                        _, revision = self.client.get_prefix(prefix)
+                    if batch.compacted or self._touched(batch.events):
+                        self._wake.set()
+            except DiscoveryError as exc:
+                log.debug("watch on %s failed (%s); watching again", prefix, exc)
+                self._closed.wait(_RETRY)
+
+    def _touched(self, events: Iterable[Event]) -> bool:
+        for event in events:
+            if event.key in self.entries and (
+                event.kind == "delete" or event.value != self.entries[event.key]
+            ):
+                change = "deleted" if event.kind == "delete" else "changed"
+                log.warning("%s was %s in etcd: checking the lease now", event.key, change)
+                return True
+        return False
+
 
 def http_ready(url: str, timeout: float = 2.0) -> Check:
     """A check that is true when ``url`` answers 200 (the app server's ``/readyz``).
 
-    The client is made once, here, in the caller's thread: making one builds an OpenSSL context,
-    and gunicorn forks workers while the registrar thread runs; a fork while that thread held
-    OpenSSL's lock left the worker deadlocked in its first password hash (PKCS5_PBKDF2_HMAC)."""
+    One client, made here; ``Connection: close`` leaves no idle connection in the server."""
     client = httpx.Client(timeout=timeout, trust_env=False, headers={"Connection": "close"})
 
     def check() -> bool:
@@ -188,98 +235,3 @@ def address_towards(endpoint: str) -> str:
             f"cannot work out this machine's address towards {endpoint} ({exc}): "
             "set ADVERTISE_ADDR (host:port) or DB_ADVERTISE_HOST"
         ) from exc
-
-
-class AppRegistrar:
-    """Gunicorn server hooks that register the app server and withdraw it on shutdown."""
-
-    def __init__(self, settings: config.RegistrarSettings) -> None:
-        self.settings = settings
-        self.stop = threading.Event()
-        self.registration: Registration | None = None
-
-    def hooks(self) -> dict[str, Callable[..., Any]]:
-        return {"when_ready": self.when_ready, "on_exit": self.on_exit}
-
-    def when_ready(self, arbiter: Any) -> None:
-        config.configure_logging(config.environ())
-        host, port = arbiter.LISTENERS[0].sock.getsockname()[:2]
-        wildcard = host in {"0.0.0.0", "::", ""}
-        local = "127.0.0.1" if host in {"0.0.0.0", ""} else "::1" if host == "::" else host
-        advertise = self.settings.advertise or (
-            f"{address_towards(self.settings.etcd.endpoints[0]) if wildcard else host}:{port}"
-        )
-        client = EtcdClient(self.settings.etcd.endpoints, timeout=self.settings.etcd.timeout)
-        key = keys.service_key(self.settings.prefix, self.settings.instance_id)
-        ready_host = f"[{local}]" if ":" in local else local
-        ready = http_ready(f"http://{ready_host}:{port}/readyz", max(2.0, self.settings.ttl / 3))
-        self.registration = Registration(client, {key: advertise}, self.settings.ttl, ready)
-        self.registration.start(self.stop)
-        log.info("registrar: %s will be %s once /readyz answers 200", key, advertise)
-        self._intercept(arbiter)
-
-    def on_exit(self, arbiter: Any) -> None:
-        self.stop.set()
-        if self.registration is not None:
-            self.registration.withdraw()
-
-    def _intercept(self, arbiter: Any) -> None:
-        # gunicorn's stop() closes the listening sockets first thing; withdrawing must come before,
-        # so the arbiter's own handlers run only after the lease is revoked (and, on SIGTERM, after
-        # nginx had DRAIN_SECONDS to reload without this server).
-        for name, drain in (("term", self.settings.drain), ("int", 0.0), ("quit", 0.0)):
-            original = getattr(arbiter, f"handle_{name}")
-            setattr(arbiter, f"handle_{name}", self._withdrawing(original, drain, name))
-
-    def _withdrawing(
-        self, original: Callable[[], None], drain: float, name: str
-    ) -> Callable[[], None]:
-        def handler() -> None:
-            self.stop.set()
-            if self.registration is not None and self.registration.withdraw() and drain:
-                log.info("SIG%s: draining %.1f s before closing the listeners", name.upper(), drain)
-                time.sleep(drain)  # the drain is the point: requests keep being served meanwhile
-            original()
-
-        return handler
-
-
-def gunicorn_hooks(
-    overrides: Mapping[str, str | None] | None = None,
-) -> dict[str, Callable[..., Any]]:
-    """The server hooks for ``serve.py``: none unless ETCD_ENDPOINTS is set."""
-    env = config.environ(overrides)
-    if not config.etcd_configured(env):
-        return {}
-    return AppRegistrar(config.registrar_settings(env)).hooks()
-
-
-def register_db(overrides: Mapping[str, str | None] | None = None) -> None:
-    """``sampleapp register-db``: publish the database's DNS records while its port answers."""
-    env = config.environ(overrides)
-    settings = config.db_settings(env)
-    config.configure_logging(env)
-    host = settings.host or address_towards(settings.etcd.endpoints[0])
-    try:
-        ip = str(socket.getaddrinfo(host, settings.port, proto=socket.IPPROTO_TCP)[0][4][0])
-    except OSError as exc:
-        raise ConfigError(
-            f"DB_ADVERTISE_HOST {host!r} does not resolve ({exc}): give an IP"
-        ) from exc
-    name = keys.normalize_name(f"{settings.name}.{settings.domain}")
-    entries = {keys.dns_key(settings.skydns_prefix, name): keys.dns_record_value(ip, settings.port)}
-    if settings.alias:
-        alias = keys.normalize_name(f"{settings.alias}.{settings.domain}")
-        entries[keys.dns_key(settings.skydns_prefix, alias)] = keys.dns_record_value(name)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    with EtcdClient(settings.etcd.endpoints, timeout=settings.etcd.timeout) as client:
-        registration = Registration(client, entries, settings.ttl, tcp_ready(ip, settings.port))
-        log.info("register-db: %s -> %s:%d once the port answers", name, ip, settings.port)
-        # run() no longer refreshes the lease itself: the keepalive thread does (as in start()).
-        threading.Thread(
-            target=registration.keep_alive, args=(stop,), name="registrar-keepalive", daemon=True
-        ).start()
-        registration.run(stop)
-        registration.withdraw()

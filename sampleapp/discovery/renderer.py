@@ -4,10 +4,16 @@ It watches ``/services/app/`` (no polling), and after a burst of changes has bee
 RENDER_DEBOUNCE seconds renders ``deploy/nginx/nginx.conf.j2``, writes it beside the live config,
 checks it with ``nginx -t`` and only then renames it into place and sends SIGHUP to nginx, its
 child. A rejected render (template error, nginx refusing it) is logged and dropped: the last good
-config keeps serving (SIGHUP to the renderer re-renders after a template fix). Values from etcd
-are validated as ``host:port`` before they reach the config.
-Progress is counted in ``<runtime dir>/status.json`` (nginx PID, reloads, rejections, servers),
-which tests, benchmarks and operators read.
+config keeps serving (SIGHUP to the renderer re-renders after a template fix).
+
+Nothing from etcd reaches the config unless ``keys.parse_registration`` accepted it (an instance
+name of a strict charset, an IP literal and port): a refused entry is dropped, logged once, listed
+in ``status.json``, and the other servers go on. When etcd suddenly lists no server at all while
+nginx has some (etcd frozen past the lease TTL expires every lease at once on its return), the last
+pool is kept for RENDER_HOLD_DOWN seconds while the servers register again: any non-empty set
+applies at once, an empty one only once it has lasted the hold-down.
+Progress is counted in ``<runtime dir>/status.json`` (nginx PID, reloads, rejections, servers,
+refused registrations, whether the pool is held), which tests, benchmarks and operators read.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import threading
@@ -27,19 +32,23 @@ import jinja2
 
 from sampleapp.discovery import config, keys
 from sampleapp.discovery.etcd import EtcdClient
+from sampleapp.discovery.keys import Server
 from sampleapp.discovery.nginx import CONTROL_SOCKET, Nginx
 from sampleapp.discovery.watch import PrefixMirror
 from sampleapp.errors import ConfigError, DiscoveryError
 
 log = logging.getLogger(__name__)
 
-_ADDRESS = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})$")
+__all__ = ["Refusal", "Renderer", "Server", "Status", "main", "render", "servers_from"]
 
 
 @dataclass(frozen=True)
-class Server:
-    instance: str
-    address: str
+class Refusal:
+    """A registration that did not pass ``keys.parse_registration``, and why."""
+
+    key: str
+    value: str
+    reason: str
 
 
 @dataclass
@@ -47,26 +56,22 @@ class Status:
     nginx_pid: int = 0
     generation: int = 0  # of the config nginx's workers answer with
     reloads: int = 0
-    rejected: int = 0
+    rejected: int = 0  # renders that nginx -t or the template refused
     servers: list[str] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)  # registrations dropped, now
+    holding: bool = False  # etcd lists no server; nginx keeps the last pool (RENDER_HOLD_DOWN)
     last_error: str = ""
 
 
-def servers_from(prefix: str, content: Mapping[str, str]) -> list[Server]:
-    """The valid registrations under ``prefix``, in instance order (stable renders)."""
-    servers = []
+def servers_from(prefix: str, content: Mapping[str, str]) -> tuple[list[Server], list[Refusal]]:
+    """The registrations under ``prefix`` that may be rendered, in instance order, and the rest."""
+    servers, refused = [], []
     for key, value in sorted(content.items()):
         try:
-            instance = keys.instance_of(prefix, key)
-        except ConfigError:
-            log.warning("ignoring %s: not a registration key", key)
-            continue
-        match = _ADDRESS.match(value.strip())
-        if match is None or not 0 < int(match.group(2)) < 65536:
-            log.warning("ignoring %s = %r: expected host:port", key, value)
-            continue
-        servers.append(Server(instance, value.strip()))
-    return servers
+            servers.append(keys.parse_registration(prefix, key, value))
+        except DiscoveryError as exc:
+            refused.append(Refusal(key, value, str(exc)))
+    return servers, refused
 
 
 def render(settings: config.RendererSettings, servers: list[Server], generation: int = 1) -> str:
@@ -93,13 +98,16 @@ def render(settings: config.RendererSettings, servers: list[Server], generation:
 
 
 class Renderer:
-    """Watch -> debounce -> render -> ``nginx -t`` -> install -> SIGHUP, with nginx as a child."""
+    """Watch -> debounce -> validate -> render -> ``nginx -t`` -> install -> SIGHUP."""
 
     def __init__(self, settings: config.RendererSettings) -> None:
         self.settings = settings
         self.nginx = Nginx(settings.nginx_bin, settings.runtime_dir)
         self.status = Status()
         self._installed = ""
+        self._applied: list[Server] = []  # the pool in the installed config
+        self._hold_until: float | None = None  # monotonic end of the hold-down, while holding
+        self._logged: set[tuple[str, str]] = set()  # refusals already logged
         self._latest: dict[str, str] = {}
         self._changed = threading.Event()
         self._lock = threading.Lock()
@@ -124,6 +132,7 @@ class Renderer:
         for path in (run, run / "tmp", run / "html"):
             path.mkdir(parents=True, exist_ok=True)
             path.chmod(0o755)  # nginx workers may run as another user
+        self.nginx.stop_leftover()  # an earlier renderer's nginx would keep the port
         (run / CONTROL_SOCKET).unlink(missing_ok=True)  # left by an nginx that was killed
         try:
             shutil.copyfile(self.settings.unavailable_page, run / "html" / "503.html")
@@ -135,10 +144,15 @@ class Renderer:
 
     def apply(self, content: Mapping[str, str]) -> bool:
         """Render ``content``; install and reload if it differs and nginx accepts it."""
-        servers = servers_from(self.settings.prefix, content)
+        servers, refused = servers_from(self.settings.prefix, content)
+        self._note_refusals(refused)
+        if self._hold(servers):
+            self.write_status()
+            return False
         generation = self.status.generation
         try:
             if render(self.settings, servers, generation) == self._installed:
+                self.write_status()
                 return False
             text = render(self.settings, servers, generation + 1)
         except (jinja2.TemplateError, OSError) as exc:
@@ -151,6 +165,7 @@ class Renderer:
             return self._reject(f"nginx -t rejected the rendered config: {problem}")
         os.replace(candidate, self.nginx.conf)
         self._installed = text
+        self._applied = servers
         self.status.generation = generation + 1
         self.status.servers = [f"{s.instance}={s.address}" for s in servers]
         self.status.last_error = ""
@@ -172,6 +187,7 @@ class Renderer:
         return True
 
     def run(self, stop: threading.Event) -> None:
+        """Serve until ``stop``; call it from the main thread (nginx dies with its spawner)."""
         s = self.settings
         self.prepare()
         client = EtcdClient(s.etcd.endpoints, timeout=s.etcd.timeout)
@@ -180,9 +196,7 @@ class Renderer:
         if not mirror.synced.wait(5 * s.etcd.timeout):
             log.warning("etcd not answering yet: starting with no server (503) until it does")
         self._changed.clear()
-        with self._lock:
-            first = dict(self._latest)
-        if not self.apply(first) and not self._installed:
+        if not self.apply(self._snapshot()) and not self._installed:
             raise DiscoveryError(f"the first config was rejected: {self.status.last_error}")
         self.nginx.start(self.status.generation, s.listen)
         self.status.nginx_pid = self.nginx.pid
@@ -207,16 +221,61 @@ class Renderer:
                 raise DiscoveryError(
                     f"nginx exited unexpectedly with status {code}: see its log above"
                 )
-            if not self._changed.wait(0.5):
+            if not self._changed.wait(self._idle_wait()):
+                if self._hold_until is not None and time.monotonic() >= self._hold_until:
+                    self.apply(self._snapshot())  # the hold-down is over
                 continue
             # Debounce: wait for a quiet spell, but never longer than 4 spells in all.
             started = time.monotonic()
             self._changed.clear()
             while self._changed.wait(debounce) and time.monotonic() - started < 4 * debounce:
                 self._changed.clear()
-            with self._lock:
-                latest = dict(self._latest)
-            self.apply(latest)
+            self.apply(self._snapshot())
+
+    def _snapshot(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._latest)
+
+    def _idle_wait(self) -> float:
+        """How long the loop may sleep: until the next check of nginx, or the hold-down's end."""
+        if self._hold_until is None:
+            return 0.5
+        return min(0.5, max(0.0, self._hold_until - time.monotonic()))
+
+    def _hold(self, servers: list[Server]) -> bool:
+        """Whether to keep the installed pool instead of applying ``servers`` (module docstring)."""
+        now = time.monotonic()
+        if servers or not self._applied or self.settings.hold_down <= 0:
+            if self._hold_until is not None:
+                log.info("app servers registered again: the hold-down ends")
+            self._hold_until, self.status.holding = None, False
+            return False
+        if self._hold_until is None:
+            self._hold_until, self.status.holding = now + self.settings.hold_down, True
+            log.warning(
+                "etcd lists no app server: nginx keeps the last %d for up to %.1f s "
+                "(RENDER_HOLD_DOWN) while they register again",
+                len(self._applied),
+                self.settings.hold_down,
+            )
+            return True
+        if now < self._hold_until:
+            return True
+        log.warning(
+            "no app server registered for %.1f s (RENDER_HOLD_DOWN): applying the empty pool",
+            self.settings.hold_down,
+        )
+        self._hold_until, self.status.holding = None, False
+        return False
+
+    def _note_refusals(self, refused: list[Refusal]) -> None:
+        """Log each refused key/value once (not on every render); list them in the status."""
+        seen = {(r.key, r.value) for r in refused}
+        for refusal in refused:
+            if (refusal.key, refusal.value) not in self._logged:
+                log.warning("%s", refusal.reason)
+        self._logged = seen
+        self.status.refused = refused
 
     def _reject(self, reason: str) -> bool:
         self.status.rejected += 1

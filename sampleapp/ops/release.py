@@ -5,11 +5,18 @@ the commit, ``build-<N>`` and ``latest``. After pushing, each tag's manifest dig
 from the registry (``HEAD /v2/<name>/manifests/<tag>``) and must be the digest ``docker push``
 reported, so a partial or racing push cannot pass unnoticed. The same steps run in the GitHub
 Actions workflow with docker/metadata-action and docker/build-push-action.
+
+Everything that can fail before a push is checked first and says how to fix it: the test tools
+(``make venv`` installs only the app; ``make venv-dev`` adds pytest), the engine, and a registry
+that takes pushes without a login (the project's own: ``deploy/registry/config.yml``). A failed
+test run shows the end of pytest's own output, whatever stopped it. The local build number only
+counts releases that were pushed and verified, so a failure never uses one up.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -42,12 +49,19 @@ class Release:
         return [f"{self.repository}:{tag}" for tag in self.tags]
 
 
+def last_build_number(counter: Path = BUILD_COUNTER) -> int:
+    return int(counter.read_text().strip() or 0) if counter.exists() else 0
+
+
 def next_build_number(counter: Path = BUILD_COUNTER) -> int:
     """The local stand-in for CI's build number: one more than the last release from here."""
+    return last_build_number(counter) + 1
+
+
+def record_build_number(number: int, counter: Path = BUILD_COUNTER) -> None:
+    """Called once a release is pushed and verified: the next one gets a higher number."""
     counter.parent.mkdir(parents=True, exist_ok=True)
-    last = int(counter.read_text().strip() or 0) if counter.exists() else 0
-    counter.write_text(f"{last + 1}\n")
-    return last + 1
+    counter.write_text(f"{max(number, last_build_number(counter))}\n")
 
 
 def tags_for(revision: str, build_number: int) -> tuple[str, ...]:
@@ -59,34 +73,90 @@ def tags_for(revision: str, build_number: int) -> tuple[str, ...]:
     return (revision[:8], f"build-{build_number}", "latest")
 
 
+@dataclass(frozen=True)
+class FastTests:
+    """The interpreter that runs pytest, and pytest's arguments (``make test-fast``'s selection)."""
+
+    python: str = sys.executable
+    args: tuple[str, ...] = ("-q", "-x", "-m", "not browser", "sampleapp/web")
+
+
+# pytest's exit statuses (pytest.ExitCode), said in words: pytest itself may be what is missing.
+PYTEST_OUTCOMES = {
+    1: "some tests failed",
+    2: "the run was interrupted, e.g. by an error while collecting the tests",
+    3: "pytest hit an internal error",
+    4: "pytest could not start: a usage or configuration error",
+    5: "no tests were collected",
+}
+
+
+def registry_hint() -> str:
+    install = "" if shutil.which("docker-registry") else "`apt-get install docker-registry`, then "
+    return (
+        f"start the project's registry in another terminal ({install}`cd {images.REPO} && "
+        "docker-registry serve deploy/registry/config.yml`: 127.0.0.1:5000, no login), "
+        "or pass --registry"
+    )
+
+
 def registry_preflight(registry: str) -> None:
     try:
         response = httpx.get(f"http://{registry}/v2/", timeout=5)
     except httpx.HTTPError as exc:
         raise PreflightError(
-            f"No registry answers at http://{registry}/v2/ ({exc}): start one, e.g. "
-            "`docker-registry serve /etc/docker/registry/config.yml`, or pass --registry"
+            f"No registry answers at http://{registry}/v2/ ({exc}): {registry_hint()}"
         ) from exc
-    if response.status_code not in (200, 401):
+    if response.status_code == 401:
         raise PreflightError(
-            f"Expected a Docker registry at {registry} (HTTP 200 or 401 on /v2/) "
+            f"The registry at {registry} demands a login (HTTP 401 on /v2/), but the release "
+            f"reads the pushed digests back without one: {registry_hint()}"
+        )
+    if response.status_code != 200:
+        raise PreflightError(
+            f"Expected a Docker registry at {registry} (HTTP 200 on /v2/) "
             f"but found HTTP {response.status_code}: check --registry"
         )
 
 
-def run_fast_tests(progress: Progress) -> None:
-    progress.step("Running the fast tests (the app's suite on SQLite, no browser)")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not browser", "sampleapp/web"],
+def require_test_tools(tests: FastTests) -> None:
+    """The release runs pytest; `make venv` and `make run` install the app without it."""
+    probe = subprocess.run(
+        [tests.python, "-c", "import pytest, pytest_django"],
         cwd=images.REPO,
         capture_output=True,
         text=True,
+        check=False,
     )
-    progress.log(result.stdout + result.stderr)
+    if probe.returncode != 0:
+        found = engine.tail(probe.stderr, 1) or f"exit status {probe.returncode}"
+        raise PreflightError(
+            f"The release runs the fast tests first, but {tests.python} has no test tools "
+            f"({found}): run `make venv-dev` in {images.REPO} (it adds pytest and the other "
+            "test tools to .venv), then run the release again with .venv/bin/sampleapp"
+        )
+
+
+def run_fast_tests(progress: Progress, tests: FastTests = FastTests()) -> None:
+    progress.step("Running the fast tests (the app's suite on SQLite, no browser)")
+    result = subprocess.run(
+        [tests.python, "-m", "pytest", *tests.args],
+        cwd=images.REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # pytest's own errors (a bad conftest, a usage error) too
+        text=True,
+        check=False,
+    )
+    progress.log(result.stdout)
     if result.returncode != 0:
+        outcome = PYTEST_OUTCOMES.get(result.returncode, f"pytest exited {result.returncode}")
+        said = (
+            engine.tail(result.stdout, 25) or f"(pytest printed nothing; exit {result.returncode})"
+        )
+        full = f"\nFull output: {progress.log_path}" if progress.log_path else ""
         raise StackError(
-            "The tests failed, so nothing was built or pushed:\n"
-            f"{engine.tail(result.stdout, 15)}\nFull output: {progress.log_path}"
+            f"The fast tests did not pass: {outcome}. Nothing was built or pushed, and no build "
+            f"number was used. The end of pytest's output:\n{said}{full}"
         )
     progress.info(engine.tail(result.stdout, 1))
 
@@ -118,15 +188,21 @@ def release(
     build_number: int | None = None,
     run_tests: bool = True,
     progress: Progress | None = None,
+    *,
+    tests: FastTests = FastTests(),
+    counter: Path = BUILD_COUNTER,
 ) -> Release:
     progress = progress or Progress(images.REPO / "var" / "sampleapp-release.log")
     progress.step("Pre-flight checks (nothing is built or pushed yet)")
+    if run_tests:
+        require_test_tools(tests)
     engine.ensure_engine()
     registry_preflight(registry)
     revision = images.git_revision()
-    tags = tags_for(revision, build_number or next_build_number())
+    number = build_number or next_build_number(counter)
+    tags = tags_for(revision, number)
     if run_tests:
-        run_fast_tests(progress)
+        run_fast_tests(progress, tests)
     repository = f"{registry}/{images.APP_REPOSITORY}"
     refs = [f"{repository}:{tag}" for tag in tags]
     images.build_app_image(progress, tags=(images.APP_IMAGE, *refs))
@@ -143,5 +219,6 @@ def release(
     digest = next(iter(digests.values()))
     if set(digests.values()) != {digest}:
         raise StackError(f"The three tags point at different images: {digests}")
+    record_build_number(number, counter)
     progress.done(f"Released {repository} as {', '.join(tags)} ({digest})")
     return Release(repository, tags, digest)

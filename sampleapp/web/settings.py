@@ -107,6 +107,18 @@ def _database() -> dict[str, object]:
         config["CONN_MAX_AGE"] = 600
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        # A database machine that vanished answers nothing: without these a request would hang
+        # (until nginx gives up) instead of failing fast into the 503 page (web/unavailable.py).
+        # libpq's own options: connect within 3 s, and drop a connection whose writes go
+        # unacknowledged for 5 s or whose idle keepalives go unanswered.
+        config["OPTIONS"] = {
+            "connect_timeout": 3,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 5000,
+        }
     return config
 
 

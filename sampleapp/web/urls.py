@@ -1,4 +1,7 @@
-"""The URL map: the Rails app's paths (spec A, one urls.py per app) plus the ops endpoints."""
+"""The URL map: the Rails app's paths (spec A, one urls.py per app) plus the ops endpoints.
+
+``handler500`` answers a database outage with 503 and the "unavailable" page (see unavailable.py).
+"""
 
 from __future__ import annotations
 
@@ -14,3 +17,5 @@ urlpatterns = [
     path("", include("sampleapp.web.microposts.urls")),
     path("", include("sampleapp.web.relationships.urls")),
 ]
+
+handler500 = "sampleapp.web.unavailable.server_error"

@@ -1,16 +1,19 @@
 """Real microblog app servers and a load generator for the discovery tests.
 
-``AppServer`` runs ``sampleapp serve`` (gunicorn, one worker) with its own INSTANCE_ID on a free
-port, registering in etcd through the registrar; ``terminate`` sends SIGTERM to the gunicorn master
-only (what ``docker stop`` does), ``kill`` sends SIGKILL to its whole process group (what
-``docker kill`` does). ``Load`` keeps a few client threads requesting through nginx and records
-every outcome: a request fails when it raises or is not answered by an app server.
+``AppServer`` runs the container role ``sampleapp web`` (a supervisor registering in etcd, its
+gunicorn child with one worker) with its own INSTANCE_ID on a free loopback port; ``terminate``
+sends SIGTERM to the supervisor only (what ``docker stop`` does to PID 1), ``kill`` sends SIGKILL to
+its whole process group (what ``docker kill`` does). ``gunicorn_pid``, ``worker_pids`` and
+``connections_to`` read the process tree and sockets from /proc. ``Load`` keeps a few client
+threads requesting through nginx and records every outcome: a request fails when it raises or is
+not answered by an app server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -75,7 +78,7 @@ class AppServer:
             self.process = subprocess.Popen(
                 [
                     SAMPLEAPP,
-                    "serve",
+                    "web",
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -100,9 +103,18 @@ class AppServer:
             return 0
 
     def terminate(self) -> None:
-        """SIGTERM to the gunicorn master only, as ``docker stop`` does to PID 1."""
+        """SIGTERM to the supervisor only, as ``docker stop`` does to PID 1."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
+
+    def gunicorn_pid(self) -> int:
+        """The supervisor's child: gunicorn's master (it forks the workers)."""
+        assert self.process is not None
+        pid = self.process.pid
+        return wait_until(lambda: children(pid), 30, "gunicorn to start")[0]
+
+    def worker_pids(self) -> list[int]:
+        return wait_until(lambda: children(self.gunicorn_pid()), 30, "a gunicorn worker")
 
     def kill(self) -> None:
         """SIGKILL to every process of the server, as ``docker kill`` does."""
@@ -123,6 +135,45 @@ class AppServer:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (from /proc/*/stat)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after it.
+            state, ppid = stat.read_text().rpartition(")")[2].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has exited: only its exit status is left)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def connections_to(pid: int, port: int) -> list[str]:
+    """The TCP sockets open in ``pid`` whose far end is 127.0.0.1:``port`` (client sides).
+
+    A server's own accepted connections have ``port`` as their local end, so this lists only
+    connections the process itself opened, or inherited, towards that port."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if match := re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd)):
+                inodes.add(match[1])
+    found = []
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, inode = fields[1], fields[2], fields[9]
+        if inode in inodes and remote == f"0100007F:{port:04X}":
+            found.append(f"{local} -> {remote} (state {fields[3]}, inode {inode})")
+    return found
 
 
 @dataclass

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from sampleapp import cli
 from sampleapp.discovery.etcd import EtcdClient
-from tests.support.etcd import EtcdCluster, free_port
+from tests.discovery.servers import AppServer, children
+from tests.support.etcd import EtcdCluster, free_port, wait_until
 from tests.support.nginx import SAMPLEAPP
 
 
@@ -78,6 +80,8 @@ def test_renderer_without_nginx_names_the_package(
     ("args", "env", "variable"),
     [
         (("register-db",), {"LEASE_TTL": "soon"}, "LEASE_TTL"),
+        (("web",), {"ETCD_ENDPOINTS": "http://127.0.0.1:2379", "LEASE_TTL": "0"}, "LEASE_TTL"),
+        (("web",), {"ETCD_ENDPOINTS": "http://127.0.0.1:2379", "ADVERTISE_ADDR": "x"}, "ADVERTISE"),
         (("dns", "--listen", "53"), {}, "DNS_LISTEN"),
         (("renderer", "--listen", "x:y"), {}, "NGINX_LISTEN"),
     ],
@@ -123,3 +127,22 @@ def test_renderer_on_a_taken_port_says_which_variable_moves_it(
     assert "Address already in use" in result.stderr  # nginx's own words, passed through
     assert "error: nginx exited with status 1 at start" in result.stderr
     assert "NGINX_LISTEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_web_without_etcd_endpoints_is_gunicorn_alone_registering_nothing(
+    base_dir: Path, app_data: Path
+) -> None:
+    server = AppServer(base_dir, app_data, "alone", endpoints="").start()
+    try:
+        wait_until(lambda: server.answers("/healthz") == 200, 60, "`sampleapp web` to serve")
+        assert server.process is not None
+        # gunicorn's master is the web process itself: its only children are its workers.
+        commands = [
+            Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children(server.process.pid)
+        ]
+        assert commands and all(b"\0web\0" in command for command in commands), commands
+        assert "will be" not in server.log()  # the supervisor's "<key> will be <address>" line
+        server.terminate()
+        assert server.wait_exit() == 0
+    finally:
+        server.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sampleapp.discovery import config, registrar
+from sampleapp.discovery import config
 from sampleapp.errors import ConfigError
 
 
@@ -39,6 +39,7 @@ def test_several_etcd_endpoints_are_read_in_order() -> None:
         ("LEASE_TTL", "ten"),
         ("LEASE_TTL", "1"),
         ("ADVERTISE_ADDR", "10.0.0.5"),
+        ("ADVERTISE_ADDR", "web-1:9292"),  # nginx only ever gets IP:port from etcd
         ("DRAIN_SECONDS", "-1"),
         ("INSTANCE_ID", "a/b"),
     ],
@@ -55,11 +56,3 @@ def test_a_malformed_dns_variable_is_named_in_the_error(variable: str, value: st
     with pytest.raises(ConfigError, match=variable):
         config.dns_settings({variable: value})
 
-
-def test_an_app_server_without_etcd_endpoints_gets_no_registrar_hooks(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("ETCD_ENDPOINTS", raising=False)
-    assert registrar.gunicorn_hooks() == {}
-    hooks = registrar.gunicorn_hooks({"ETCD_ENDPOINTS": "http://127.0.0.1:2379"})
-    assert set(hooks) == {"when_ready", "on_exit"}

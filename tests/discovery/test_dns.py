@@ -37,10 +37,13 @@ class DnsProcess:
     port: int
     process: subprocess.Popen[bytes]
 
-    def query(self, name: str, rdtype: str, tcp: bool = False) -> dns.message.Message:
+    def query(
+        self, name: str, rdtype: str, tcp: bool = False, flags: int = 0
+    ) -> dns.message.Message:
         message = dns.message.make_query(name, rdtype)
+        message.flags |= flags
         send = dns.query.tcp if tcp else dns.query.udp
-        return send(message, "127.0.0.1", port=self.port, timeout=3)
+        return send(message, "127.0.0.1", port=self.port, timeout=10)  # generous: a busy machine
 
 
 def start_dns(base_dir: Path, name: str, endpoints: str, **env: str) -> DnsProcess:
@@ -210,14 +213,14 @@ def test_a_changed_record_is_answered_without_restarting(
     server: DnsProcess, etcd_client: EtcdClient
 ) -> None:
     etcd_client.put("/skydns/local/sampleapp/moving", '{"host": "10.0.0.1"}')
-    wait_until(lambda: rrsets(server.query("moving.sampleapp.local.", "A")), 10, "the new record")
+    wait_until(lambda: rrsets(server.query("moving.sampleapp.local.", "A")), 30, "the new record")
     etcd_client.put("/skydns/local/sampleapp/moving", '{"host": "10.0.0.2"}')
     wait_until(
         lambda: (
             rrsets(server.query("moving.sampleapp.local.", "A"))
             == ["moving.sampleapp.local. 30 IN A 10.0.0.2"]
         ),
-        10,
+        30,
         "the changed record",
     )
 
@@ -257,7 +260,34 @@ def test_the_database_records_go_when_register_db_stops(
     assert process.returncode == 0
     wait_until(
         lambda: server.query("db.sampleapp.local.", "A").rcode() == dns.rcode.NXDOMAIN,
-        10,
+        30,
         "db.sampleapp.local to be gone",
     )
     assert server.query("some-postgres.sampleapp.local.", "A").rcode() == dns.rcode.NXDOMAIN
+
+
+@pytest.mark.parametrize(
+    ("name", "rcode"),
+    [
+        ("web.sampleapp.local.", dns.rcode.NOERROR),  # an answer
+        ("nope.sampleapp.local.", dns.rcode.NXDOMAIN),  # the zone's negative answer
+        ("www.upstream.test.", dns.rcode.NOERROR),  # forwarded
+    ],
+)
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_replies_never_claim_dnssec_validation_and_keep_the_checking_disabled_bit(
+    server: DnsProcess, name: str, rcode: int, tcp: bool
+) -> None:
+    """AD is never set (nothing here validates); CD is copied from the query (RFC 4035 3.1.6)."""
+    reply = server.query(name, "A", tcp=tcp, flags=dns.flags.AD | dns.flags.CD)
+    assert reply.rcode() == rcode
+    assert not reply.flags & dns.flags.AD
+    assert reply.flags & dns.flags.CD
+    assert not server.query(name, "A", tcp=tcp, flags=dns.flags.AD).flags & dns.flags.CD
+
+
+def test_a_query_outside_the_zone_is_refused_without_a_claimed_validation(
+    upstream: DnsProcess,
+) -> None:
+    reply = upstream.query("web.sampleapp.local.", "A", flags=dns.flags.AD)
+    assert reply.rcode() == dns.rcode.REFUSED and not reply.flags & dns.flags.AD

@@ -1,24 +1,34 @@
-"""The registrar in real app servers (and ``register-db``) against a real etcd of its own.
+"""The ``web`` role (a supervisor registering its gunicorn child) and ``register-db`` against a real
+etcd of their own.
 
-This module's etcd is replaced by an empty one in one test, so it is not the session's.
+This module's etcd is replaced by an empty one in one test and frozen in another, so it is not
+the session's. The only deadlines asserted are promised bounds: the lease TTL (a dead server's key
+is gone within it; after etcd expired every lease at once, a server is back within it) and the
+renderer's hold-down (a lost lease is replaced within it, whatever the TTL). Every other wait is a
+generous poll whose expiry is a failure of its own, never what is tested.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sampleapp import healthcheck
 from sampleapp.discovery.etcd import EtcdClient
 from tests.discovery.conftest import StartServer
-from tests.discovery.servers import AppServer, migrate, start_register_db
+from tests.discovery.servers import AppServer, alive, connections_to, migrate, start_register_db
 from tests.support.etcd import EtcdCluster, wait_until
 
 TTL = 3
+HOLD_DOWN = 10.0  # RENDER_HOLD_DOWN's default: the renderer keeps the pool while servers come back
+PATIENCE = 30.0  # generous polls
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +51,9 @@ def steady(own_etcd: EtcdCluster, client: EtcdClient, start_server: StartServer)
     return server
 
 
-def wait_for_key(client: EtcdClient, instance: str, value: str | None, timeout: float = 20) -> None:
+def wait_for_key(
+    client: EtcdClient, instance: str, value: str | None, timeout: float = PATIENCE
+) -> None:
     key = f"/services/app/{instance}"
 
     def matches() -> bool:
@@ -51,13 +63,22 @@ def wait_for_key(client: EtcdClient, instance: str, value: str | None, timeout: 
     wait_until(matches, timeout, f"{key} to be {value!r}")
 
 
+def wait_for_new_lease(client: EtcdClient, instance: str, old: int, bound: float) -> None:
+    key = f"/services/app/{instance}"
+    wait_until(
+        lambda: (kv := client.get(key)) is not None and kv.lease != old,
+        bound,
+        f"{key} registered again under a new lease",
+    )
+
+
 def test_a_server_registers_only_once_its_readyz_answers_200(
     base_dir: Path, own_etcd: EtcdCluster, client: EtcdClient, start_server: StartServer
 ) -> None:
     data = base_dir / "unmigrated"
     server = start_server("late", own_etcd.env_endpoints, data_dir=data)
     wait_until(
-        lambda: server.log().count("GET /readyz 503") >= 2, 30, "the registrar to find it unready"
+        lambda: server.log().count("GET /readyz 503") >= 2, PATIENCE, "the probe to find it unready"
     )
     assert client.get("/services/app/late") is None
     migrate(data, base_dir / "migrate-late.log")
@@ -73,38 +94,116 @@ def test_the_registration_hangs_on_a_lease_of_the_configured_ttl(
     assert 0 < client.time_to_live(kv.lease) <= TTL
 
 
-def test_a_lost_lease_is_replaced_by_a_new_registration(
-    steady: AppServer, client: EtcdClient
+def test_no_gunicorn_process_holds_a_connection_to_its_own_server_once_ready(
+    start_server: StartServer, own_etcd: EtcdCluster, client: EtcdClient
 ) -> None:
-    before = client.get("/services/app/steady")
+    """What made a new server's first requests stall is gone: the probe is not in gunicorn.
+
+    When the readiness probe ran in gunicorn's master, the worker forked while the probe's first
+    connection was open and kept a copy of its client end; the worker's graceful close then waited
+    2 s for itself (the first /healthz after /readyz answered took 2 s, the first proxied request
+    1.1-1.5 s more). The probe now runs in the supervisor, a process gunicorn never forks from."""
+    server = start_server("fresh", own_etcd.env_endpoints)
+    wait_for_key(client, "fresh", server.address)  # /readyz has answered 200
+    pids = [server.gunicorn_pid(), *server.worker_pids()]
+    assert {pid: connections_to(pid, server.port) for pid in pids} == {pid: [] for pid in pids}
+    assert server.answers("/healthz") == 200
+
+
+def test_the_healthcheck_finds_the_web_role_and_gunicorns_port_in_pid_1s_command_line(
+    steady: AppServer,
+) -> None:
+    assert steady.process is not None
+    words = healthcheck.command(Path(f"/proc/{steady.process.pid}/cmdline"))
+    assert words[0] == "web"
+    assert healthcheck.check(words, {}) == f"web: {steady.url}/readyz 200"
+
+
+def test_a_lost_lease_is_replaced_at_once_whatever_the_ttl(
+    start_server: StartServer, own_etcd: EtcdCluster, client: EtcdClient
+) -> None:
+    # At LEASE_TTL=60 the keepalive runs every 20 s: only watching its own key brings the server
+    # back within the renderer's hold-down, the bound this promise exists for.
+    server = start_server("long-lease", own_etcd.env_endpoints, LEASE_TTL="60")
+    wait_for_key(client, "long-lease", server.address)
+    before = client.get("/services/app/long-lease")
     assert before is not None
     client.revoke(before.lease)
-    wait_until(
-        lambda: (kv := client.get("/services/app/steady")) and kv.lease != before.lease,
-        TTL + 5,
-        "a registration under a new lease",
-    )
+    wait_for_new_lease(client, "long-lease", before.lease, HOLD_DOWN)
+
+
+def test_after_etcd_froze_past_the_ttl_the_server_is_back_within_the_ttl(
+    start_server: StartServer, own_etcd: EtcdCluster, client: EtcdClient
+) -> None:
+    ttl = 5
+    server = start_server("thawed", own_etcd.env_endpoints, LEASE_TTL=str(ttl))
+    wait_for_key(client, "thawed", server.address)
+    before = client.get("/services/app/thawed")
+    assert before is not None
+    (member,) = own_etcd.members
+    assert member.process is not None
+    os.kill(member.process.pid, signal.SIGSTOP)
+    try:
+        time.sleep(ttl + 1)  # the fault itself: etcd frozen longer than any lease lives
+    finally:
+        os.kill(member.process.pid, signal.SIGCONT)
+    # Resumed, etcd expires every lease at once; the server is promised back within its TTL.
+    wait_for_new_lease(client, "thawed", before.lease, ttl)
 
 
 def test_the_server_registers_again_when_etcd_comes_back_empty(
     steady: AppServer, own_etcd: EtcdCluster, client: EtcdClient
 ) -> None:
     own_etcd.replace_with_empty()
-    wait_for_key(client, "steady", steady.address, timeout=TTL + 10)
+    wait_for_key(client, "steady", steady.address)
 
 
-def test_sigterm_withdraws_the_key_while_the_server_still_answers(
+def test_sigterm_withdraws_the_key_then_serves_through_the_drain(
     start_server: StartServer, own_etcd: EtcdCluster, client: EtcdClient
 ) -> None:
-    server = start_server("leaving", own_etcd.env_endpoints, DRAIN_SECONDS="3")
+    server = start_server("leaving", own_etcd.env_endpoints, DRAIN_SECONDS="600")
     wait_for_key(client, "leaving", server.address)
     server.terminate()
-    wait_for_key(client, "leaving", None, timeout=5)
-    assert server.answers("/healthz") == 200  # still serving: the drain comes after the revoke
+    wait_for_key(client, "leaving", None)
+    assert [server.answers("/healthz") for _ in range(5)] == [200] * 5  # draining, still serving
+    server.terminate()  # a second SIGTERM ends the drain
     assert server.wait_exit() == 0
-    assert server.log().index("withdrew /services/app/leaving") < server.log().index(
-        "Worker exiting"
-    )
+    log = server.log()
+    order = [
+        "withdrew /services/app/leaving",
+        "draining",
+        "Handling signal: term",
+        "Worker exiting",
+    ]
+    assert [log.find(line) for line in order] == sorted(log.find(line) for line in order)
+    assert -1 not in [log.find(line) for line in order], log
+
+
+def test_kill_9_of_gunicorn_withdraws_the_key_and_the_supervisor_exits_non_zero(
+    start_server: StartServer, own_etcd: EtcdCluster, client: EtcdClient
+) -> None:
+    # A 60 s lease cannot explain the key going within PATIENCE: the supervisor revoked it.
+    server = start_server("lost-child", own_etcd.env_endpoints, LEASE_TTL="60")
+    wait_for_key(client, "lost-child", server.address)
+    workers = server.worker_pids()
+    os.kill(server.gunicorn_pid(), signal.SIGKILL)
+    wait_for_key(client, "lost-child", None)
+    assert server.wait_exit() == 128 + signal.SIGKILL
+    assert "gunicorn exited by itself" in server.log()
+    wait_until(lambda: not any(map(alive, workers)), PATIENCE, "the orphaned worker to exit")
+
+
+def test_kill_9_of_the_supervisor_leaves_no_key_past_the_ttl_and_no_gunicorn(
+    start_server: StartServer, own_etcd: EtcdCluster, client: EtcdClient
+) -> None:
+    server = start_server("orphaned", own_etcd.env_endpoints)
+    wait_for_key(client, "orphaned", server.address)
+    gunicorn = [server.gunicorn_pid(), *server.worker_pids()]
+    assert server.process is not None
+    server.process.kill()  # the supervisor alone
+    server.wait_exit()
+    wait_for_key(client, "orphaned", None, timeout=TTL)  # the TTL is the registrar's promise
+    wait_until(lambda: not any(map(alive, gunicorn)), PATIENCE, "gunicorn to die with it")
 
 
 def test_kill_9_leaves_the_key_only_until_the_lease_expires(
@@ -128,12 +227,12 @@ def test_register_db_publishes_the_thesis_records_while_the_port_answers(
     try:
         wait_until(
             lambda: "once the port answers" in (base_dir / "register-db.log").read_text(),
-            20,
+            PATIENCE,
             "start",
         )
         assert client.get("/skydns/local/sampleapp/db") is None
         with socket.create_server(("127.0.0.1", port)):
-            wait_until(lambda: client.get("/skydns/local/sampleapp/db"), 10, "the db record")
+            wait_until(lambda: client.get("/skydns/local/sampleapp/db"), PATIENCE, "the record")
             db_kv = client.get("/skydns/local/sampleapp/db")
             alias = client.get("/skydns/local/sampleapp/some-postgres")
             assert db_kv is not None and alias is not None
@@ -141,9 +240,10 @@ def test_register_db_publishes_the_thesis_records_while_the_port_answers(
             assert json.loads(alias.value) == {"host": "db.sampleapp.local."}
             assert db_kv.lease == alias.lease != 0
             process.send_signal(signal.SIGTERM)
-            assert process.wait(10) == 0
+            assert process.wait(PATIENCE) == 0
             assert client.get("/skydns/local/sampleapp/db") is None
             assert client.get("/skydns/local/sampleapp/some-postgres") is None
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait()

@@ -1,4 +1,5 @@
-"""The nginx template, rendered for 0, 1 and 3 servers and checked by the real ``nginx -t``."""
+"""The nginx template, rendered for 0, 1 and 3 servers and checked by the real ``nginx -t``;
+what etcd holds reaches it only through ``keys.parse_registration``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from sampleapp.discovery import config
+from sampleapp.discovery.keys import Server
 from sampleapp.discovery.nginx import Nginx
-from sampleapp.discovery.renderer import Renderer, Server, render, servers_from
+from sampleapp.discovery.renderer import Renderer, render, servers_from
+from tests.discovery.test_keys import HOSTILE_KEY
 from tests.support.nginx import require_nginx
 
 THREE = [Server(f"web-{i}", f"10.0.0.{i}:9292") for i in (1, 2, 3)]
+GOOD = {f"/services/app/{s.instance}": s.address for s in THREE}
 
 
 @pytest.fixture
@@ -79,10 +83,34 @@ def test_registrations_are_validated_before_they_reach_the_config() -> None:
         "/services/app/noport": "10.0.0.4",
         "/services/app/deep/key": "10.0.0.5:9292",
         "/services/app/v6": "[fd00::1]:9292",
+        "/services/app/name": "not-a-host:9292",
+        HOSTILE_KEY: "10.0.0.6:9292",
     }
-    servers = servers_from("/services/app/", content)
+    servers, refused = servers_from("/services/app/", content)
     assert servers == [
         Server("v6", "[fd00::1]:9292"),
         Server("web-1", "10.0.0.1:9292"),
         Server("web-2", "10.0.0.2:9292"),
     ]
+    refused_keys = [
+        "evil",
+        "noport",
+        "deep/key",
+        "name",
+        HOSTILE_KEY.removeprefix("/services/app/"),
+    ]
+    assert {r.key: r.value for r in refused} == {
+        f"/services/app/{k}": content[f"/services/app/{k}"] for k in refused_keys
+    }
+    assert all(repr(r.key) in r.reason for r in refused)
+
+
+def test_a_hostile_registration_renders_no_directive(settings: config.RendererSettings) -> None:
+    servers, _ = servers_from("/services/app/", {HOSTILE_KEY: "10.0.0.6:9292", **GOOD})
+    text = render(settings, servers)
+    assert "pwned" not in text and "23999" not in text and "upstream y" not in text
+    assert [ln.strip() for ln in text.splitlines() if ln.strip().startswith("server {")] == [
+        "server {",
+        "server {",
+    ]  # the public one and the control socket's
+    assert nginx_accepts(settings, text) == ""

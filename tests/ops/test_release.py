@@ -1,28 +1,59 @@
-"""The image pipeline against a real local registry: test, build, tag three ways, push, verify."""
+"""The image pipeline against a real local registry: test, build, tag three ways, push, verify.
+
+Also what goes wrong before a push, as a person following the README meets it: an environment
+without pytest (``make venv``), a test run that fails or cannot start, a registry that demands a
+login (Debian's own config) or none at all; and the registry config the project ships.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 
-from sampleapp.errors import PreflightError
+from sampleapp.errors import PreflightError, StackError
 from sampleapp.ops import engine, images, release
 from sampleapp.progress import Progress
 from tests.ops.conftest import Registry
+from tests.support.etcd import free_port, wait_until
 
 pytestmark = pytest.mark.docker
+
+SHIPPED_REGISTRY_CONFIG = images.REPO / "deploy" / "registry" / "config.yml"
+
+
+@pytest.fixture
+def counter(tmp_path: Path) -> Path:
+    """A build counter whose last release was number 41."""
+    path = tmp_path / "build-number"
+    path.write_text("41\n")
+    return path
 
 
 def test_release_pushes_sha8_build_n_and_latest_that_pull_back_to_one_digest(
     app_image: dict[str, str], local_registry: Registry, tmp_path
 ) -> None:
     revision = images.git_revision()
+    counter = tmp_path / "build-number"
     done = release.release(
-        local_registry.address, build_number=7, progress=Progress(tmp_path / "log")
+        local_registry.address,
+        build_number=7,
+        progress=Progress(tmp_path / "log"),
+        counter=counter,
     )
     try:
         assert done.tags == (revision[:8], "build-7", "latest")
+        assert release.next_build_number(counter) == 8  # counted once pushed and verified
         for ref in done.refs():
             engine.docker("rmi", ref)
             engine.docker("pull", ref)
@@ -35,13 +66,143 @@ def test_release_pushes_sha8_build_n_and_latest_that_pull_back_to_one_digest(
 
 
 def test_release_refuses_to_start_when_no_registry_answers(docker_engine, tmp_path) -> None:
-    with pytest.raises(PreflightError, match=r"No registry answers at http://127\.0\.0\.1:9/v2/"):
+    with pytest.raises(
+        PreflightError, match=r"No registry answers at http://127\.0\.0\.1:9/v2/"
+    ) as e:
         release.release("127.0.0.1:9", progress=Progress(tmp_path / "log"))
+    assert "docker-registry serve deploy/registry/config.yml" in str(e.value)
 
 
-def test_the_build_number_counts_up_from_the_last_local_release(tmp_path) -> None:
+def test_the_build_number_counts_only_recorded_releases(tmp_path) -> None:
     counter = tmp_path / "build-number"
-    assert [release.next_build_number(counter) for _ in range(3)] == [1, 2, 3]
+    assert release.next_build_number(counter) == 1
+    assert release.next_build_number(counter) == 1  # asking uses nothing up
+    release.record_build_number(1, counter)
+    assert release.next_build_number(counter) == 2
+    release.record_build_number(9, counter)  # --build-number 9
+    release.record_build_number(3, counter)  # a lower one given by hand never counts back
+    assert release.next_build_number(counter) == 10
+
+
+def test_without_pytest_the_release_names_the_fix_and_uses_no_build_number(
+    local_registry: Registry, counter: Path, tmp_path
+) -> None:
+    """What `make venv` (or `make run`) gives: the app installed, the test tools not."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp_path / "venv"], check=True)
+    no_pytest = release.FastTests(python=str(tmp_path / "venv" / "bin" / "python"))
+    with pytest.raises(PreflightError) as e:
+        release.release(
+            local_registry.address, tests=no_pytest, counter=counter, progress=Progress()
+        )
+    assert "No module named 'pytest'" in str(e.value)
+    assert "run `make venv-dev`" in str(e.value)
+    assert counter.read_text() == "41\n"
+
+
+def test_a_failed_test_run_shows_what_failed_and_uses_no_build_number(
+    local_registry: Registry, counter: Path, tmp_path
+) -> None:
+    failing = tmp_path / "test_arithmetic.py"
+    failing.write_text("def test_the_sum():\n    assert 1 + 1 == 3, 'the sum is off'\n")
+    tests = release.FastTests(args=("-q", "-p", "no:cacheprovider", str(failing)))
+    log = tmp_path / "release.log"
+    with pytest.raises(StackError) as e:
+        release.release(
+            local_registry.address, tests=tests, counter=counter, progress=Progress(log)
+        )
+    said = str(e.value)
+    assert "did not pass: some tests failed" in said
+    assert "FAILED" in said and "test_the_sum" in said and "the sum is off" in said
+    assert f"Full output: {log}" in said
+    assert counter.read_text() == "41\n"
+
+
+def test_a_test_run_that_cannot_start_says_why_not_that_tests_failed(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest stops before any test, on stderr: the cause used to stay in the log."""
+    monkeypatch.setenv("SAMPLEAPP_TEST_DB", "mysql")
+    with pytest.raises(StackError) as e:
+        release.run_fast_tests(Progress(tmp_path / "log"))
+    said = str(e.value)
+    assert "tests failed" not in said.lower()
+    assert "SAMPLEAPP_TEST_DB must be sqlite or postgres, not 'mysql'" in said
+
+
+@contextmanager
+def serve_registry(config: Path, workdir: Path) -> Iterator[str]:
+    """``docker-registry serve <config>`` from ``workdir`` on a free loopback port; the address.
+
+    The port is the only change, made with distribution's own override (REGISTRY_HTTP_ADDR).
+    """
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "REGISTRY_HTTP_ADDR": address}
+    with (workdir / "registry.log").open("wb") as log:
+        process = subprocess.Popen(
+            ["docker-registry", "serve", str(config)], cwd=workdir, env=env, stdout=log, stderr=log
+        )
+
+    def answers() -> bool:
+        assert process.poll() is None, (workdir / "registry.log").read_text()
+        try:
+            return httpx.get(f"http://{address}/v2/", timeout=1).status_code in (200, 401)
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(answers, 30, f"docker-registry serve {config} to answer")
+        yield address
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_a_registry_that_demands_a_login_is_refused_with_the_projects_registry_as_the_fix(
+    tmp_path,
+) -> None:
+    """Debian's /etc/docker/registry/config.yml, which the old hint started, wants a login."""
+    debian = yaml.safe_load(Path("/etc/docker/registry/config.yml").read_text())
+    assert "htpasswd" in debian["auth"]
+    debian["storage"]["filesystem"]["rootdirectory"] = str(tmp_path / "data")
+    config = tmp_path / "debian.yml"
+    config.write_text(yaml.safe_dump(debian))
+    with serve_registry(config, tmp_path) as address:
+        with pytest.raises(PreflightError, match="demands a login") as e:
+            release.registry_preflight(address)
+        assert "docker-registry serve deploy/registry/config.yml" in str(e.value)
+
+
+def tiny_image(ref: str) -> None:
+    """A one-file image made with ``docker import``: something real to push, built at once."""
+    data = b"pushed by the registry config test\n"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        member = tarfile.TarInfo("hello.txt")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    subprocess.run(
+        ["docker", "import", "-", ref], input=buffer.getvalue(), check=True, capture_output=True
+    )
+
+
+def test_the_shipped_registry_config_listens_on_loopback_without_login_and_takes_a_push(
+    docker_engine, tmp_path
+) -> None:
+    config = yaml.safe_load(SHIPPED_REGISTRY_CONFIG.read_text())
+    assert config["http"]["addr"] == "127.0.0.1:5000"
+    assert "auth" not in config
+    assert config["storage"]["filesystem"]["rootdirectory"] == "var/registry"  # git-ignored
+    with serve_registry(SHIPPED_REGISTRY_CONFIG, tmp_path) as address:
+        release.registry_preflight(address)
+        ref = f"{address}/sampleapp-registry-check:1"
+        tiny_image(ref)
+        try:
+            pushed = release.push(ref)
+            assert release.remote_digest(address, "sampleapp-registry-check", "1") == pushed
+        finally:
+            engine.docker("rmi", ref, check=False)
+        stored = tmp_path / "var/registry/docker/registry/v2/repositories"
+        assert (stored / "sampleapp-registry-check").is_dir()
 
 
 def test_a_rebuild_leaves_no_untagged_sampleapp_image_behind(

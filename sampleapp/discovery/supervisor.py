@@ -1,0 +1,182 @@
+"""The registering roles as processes: ``web`` (gunicorn as a child) and ``register-db``.
+
+gunicorn's master forks its workers, and a registrar living in the master (as it first did) leaked
+what its threads held at fork time into the workers: an OpenSSL lock (a PBKDF2 deadlock), then the
+readiness probe's open connection (a worker whose graceful close waited 2 s for itself). So the
+``web`` role is two processes. This supervisor starts ``sampleapp serve`` first, before it has any
+thread or socket, under ``setpriv --pdeathsig TERM`` (a ``kill -9`` of the supervisor takes
+gunicorn with it), and only then runs the registration loop against the child's ``/readyz`` from
+outside. SIGTERM revokes the lease, drains DRAIN_SECONDS (a second signal ends the drain), stops
+gunicorn and exits with its status; a gunicorn that dies by itself is withdrawn at once and the
+supervisor exits non-zero so the container restarts. Signals are blocked and taken with
+``sigwaitinfo`` in the main thread: no handler runs in the middle of an etcd call. As a
+container's PID 1 it also reaps the orphans it inherits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sampleapp.discovery import config, keys
+from sampleapp.discovery.etcd import EtcdClient
+from sampleapp.discovery.registrar import Registration, address_towards, http_ready, tcp_ready
+from sampleapp.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+STOP = {signal.SIGTERM, signal.SIGINT}
+WATCHED = {*STOP, signal.SIGCHLD}
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    host: str = "0.0.0.0"
+    port: int = 9292
+    workers: int = 2
+
+
+def web(options: WebOptions, overrides: Mapping[str, str | None] | None = None) -> int:
+    """``sampleapp web``: gunicorn registered while ready; without ETCD_ENDPOINTS, gunicorn only."""
+    env = config.environ(overrides)
+    if not config.etcd_configured(env):
+        from sampleapp import serve
+
+        serve.run(serve.ServeOptions(options.host, options.port, options.workers))
+        return 0
+    settings = config.registrar_settings(env)
+    config.configure_logging(env)
+    wildcard = options.host in {"0.0.0.0", "::", ""}
+    host = address_towards(settings.etcd.endpoints[0]) if wildcard else options.host
+    advertise = settings.advertise or f"{_bracketed(host)}:{options.port}"
+    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(options.host, options.host)
+    readyz = f"http://{_bracketed(local)}:{options.port}/readyz"
+    key = keys.service_key(settings.prefix, settings.instance_id)
+    child = subprocess.Popen(serve_command(options))  # first: no thread or socket exists yet
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)  # inherited by every thread started next
+    try:
+        with EtcdClient(settings.etcd.endpoints, timeout=settings.etcd.timeout) as client:
+            ready = http_ready(readyz, max(2.0, settings.ttl / 3))
+            registration = Registration(client, {key: advertise}, settings.ttl, ready)
+            log.info("web: %s will be %s once %s answers 200", key, advertise, readyz)
+            return hold(registration, child, settings.drain)
+    finally:
+        if child.poll() is None:  # only after an unexpected error: never leave gunicorn behind
+            child.kill()
+            child.wait()
+
+
+def register_db(overrides: Mapping[str, str | None] | None = None) -> int:
+    """``sampleapp register-db``: publish the database's DNS records while its port answers."""
+    env = config.environ(overrides)
+    settings = config.db_settings(env)
+    config.configure_logging(env)
+    host = settings.host or address_towards(settings.etcd.endpoints[0])
+    try:
+        ip = str(socket.getaddrinfo(host, settings.port, proto=socket.IPPROTO_TCP)[0][4][0])
+    except OSError as exc:
+        raise ConfigError(
+            f"DB_ADVERTISE_HOST {host!r} does not resolve ({exc}): give an IP"
+        ) from exc
+    name = keys.normalize_name(f"{settings.name}.{settings.domain}")
+    entries = {keys.dns_key(settings.skydns_prefix, name): keys.dns_record_value(ip, settings.port)}
+    if settings.alias:
+        alias = keys.normalize_name(f"{settings.alias}.{settings.domain}")
+        entries[keys.dns_key(settings.skydns_prefix, alias)] = keys.dns_record_value(name)
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    with EtcdClient(settings.etcd.endpoints, timeout=settings.etcd.timeout) as client:
+        registration = Registration(client, entries, settings.ttl, tcp_ready(ip, settings.port))
+        log.info("register-db: %s -> %s:%d once the port answers", name, ip, settings.port)
+        return hold(registration)
+
+
+def serve_command(options: WebOptions) -> list[str]:
+    """``sampleapp serve`` under ``setpriv --pdeathsig TERM`` (util-linux): it dies with us."""
+    setpriv = shutil.which("setpriv") or next(
+        (p for p in ("/usr/bin/setpriv", "/bin/setpriv") if os.access(p, os.X_OK)), None
+    )
+    if setpriv is None:
+        raise ConfigError(
+            "setpriv was not found: install util-linux (the web role runs gunicorn under "
+            "`setpriv --pdeathsig TERM` so that gunicorn never outlives it)"
+        )
+    serve = ["serve", "--host", options.host, "--port", str(options.port)]
+    return [
+        *(setpriv, "--pdeathsig", "TERM", "--", sys.executable, "-m", "sampleapp.cli"),
+        *(*serve, "--workers", str(options.workers)),
+    ]
+
+
+def hold(
+    registration: Registration,
+    child: subprocess.Popen[bytes] | None = None,
+    drain: float = 0.0,
+) -> int:
+    """Run ``registration`` until SIGTERM or SIGINT (or the child's death), then withdraw it.
+
+    With a child: after a signal, drain (on SIGTERM, if a registration was withdrawn), pass the
+    signal on and return the child's exit status; after the child's death, return non-zero.
+    The caller has blocked ``WATCHED`` before starting any thread."""
+    threading.Thread(target=registration.run, name="registrar", daemon=True).start()
+    signum = _wait(child)
+    withdrew = registration.withdraw()  # from here on the loop touches etcd no more
+    if child is None:
+        return 0
+    if signum is None:
+        code = _status(child.returncode)
+        log.error(
+            "gunicorn exited by itself with status %d; %s: exiting so that it is restarted",
+            code,
+            "its registration was withdrawn" if withdrew else "it was not registered",
+        )
+        return code or 1
+    if withdrew and drain and signum == signal.SIGTERM:
+        log.info("SIGTERM: draining %.1f s before stopping gunicorn (a second one ends it)", drain)
+        signal.sigtimedwait(STOP, drain)
+    child.send_signal(signum)
+    while child.poll() is None:
+        if (info := signal.sigwaitinfo(WATCHED)).si_signo in STOP:
+            child.send_signal(info.si_signo)  # a second Ctrl-C reaches gunicorn too
+        _reap_orphans(child)
+    return _status(child.returncode)
+
+
+def _wait(child: subprocess.Popen[bytes] | None) -> int | None:
+    """The first SIGTERM or SIGINT (its number), or None once ``child`` exited by itself."""
+    while True:
+        _reap_orphans(child)
+        if child is not None and child.poll() is not None:
+            return None
+        signum = signal.sigwaitinfo(WATCHED).si_signo
+        if signum in STOP:
+            return signum
+
+
+def _reap_orphans(child: subprocess.Popen[bytes] | None) -> None:
+    """Reap exited processes that were reparented to us (as PID 1); the child is Popen's."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or (child is not None and info.si_pid == child.pid):
+            return
+        os.waitpid(info.si_pid, 0)
+
+
+def _status(returncode: int | None) -> int:
+    """An exit status for ours: a child killed by signal N gives 128 + N, as a shell does."""
+    code = returncode or 0
+    return 128 - code if code < 0 else code
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
