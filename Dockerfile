@@ -25,7 +25,8 @@ RUN python3 -m venv /opt/venv \
  && find . -path '*/locale/*/LC_MESSAGES' -prune -exec rm -rf {} + \
  && find faker/providers -mindepth 2 -maxdepth 2 -type d -name '[a-z][a-z]*_*' ! -name 'en_*' -exec rm -rf {} + \
  && python3 -m compileall -q -j 0 /opt/venv
-# Static files are baked into the image: the proxy role serves them from the same image.
+# Static files are baked into the image: the proxy role serves them from its own image, the infra
+# tag (sampleapp/ops/images.py), which a build that changes only the app does not replace.
 RUN mkdir -p /public && SAMPLEAPP_ENV=test SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     STATIC_ROOT=/public /opt/venv/bin/sampleapp manage collectstatic --noinput -v0
 
@@ -55,7 +56,9 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["sam
 ENTRYPOINT ["sampleapp"]
 CMD ["web"]
 # Last, so that a new revision or build time changes only this layer (every RUN after an ARG
-# misses the cache when the ARG changes).
+# misses the cache when the ARG changes). `sampleapp image build` adds the labels
+# org.sampleapp.inputs and org.sampleapp.infra (hashes of the build inputs) and skips the build
+# when the image already has its inputs' hash, so an unchanged tree keeps its image ID.
 ARG VERSION=0.0.0
 ARG REVISION=unknown
 ARG CREATED=unknown

@@ -5,6 +5,9 @@ started from images already built: first cold (fresh volumes: initdb, migrate, p
 warm (``down`` keeping the volumes, ``up`` again). ``wrk`` then measures, on 127.0.0.1 through
 the proxy, the home page signed out and the feed signed in, with 3 app servers and with 1; and
 the same home page's bytes served by nginx as a static file, the ceiling any app page can reach.
+Then, under a steady load through the proxy (4 clients, a new connection per request), what a
+change costs: ``up`` run again with nothing changed, ``up`` after an app-only change (the app
+servers roll), and ``kill -9`` of an app server (how long until its key is gone).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import os
 import secrets
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,10 +27,68 @@ from bench.measure import free_port, page_rows, sign_in, timed, wrk
 from bench.report import table, write_section
 from sampleapp.ops import compose, engine, images, stack
 from sampleapp.progress import Progress
-from tests.support.docker import free_subnet
+from tests.discovery.servers import Load
+from tests.support.docker import copy_build_context, free_subnet
 
 DURATION = 10
 CONNECTIONS = (1, 8)
+
+
+def ids() -> set[str]:
+    return {c.id for c in compose.containers() if c.state == "running"}
+
+
+def under_load(base: str, what: str, action: Callable[[], object]) -> list[object]:
+    """One row: what, seconds the action took, failed of total requests, containers replaced."""
+    before = ids()
+    with Load(base + "/", threads=4) as load:
+        load.wait_for(40)
+        seconds = timed(what, action)
+        load.wait_for(40)
+    gone = len(before - ids())
+    return [what, f"{seconds:.1f} s", f"{len(load.failures)} of {load.total}", gone]
+
+
+def app_change_row(base: str, progress: Progress, workdir: Path) -> list[object]:
+    """``up`` after an app-only change (built from a changed copy); the image is put back."""
+    tree = copy_build_context(workdir / "tree")
+    footer = tree / "sampleapp/web/templates/_footer.html"
+    footer.write_text(footer.read_text() + "<!-- bench release -->\n")
+    previous = "sampleapp-bench/previous:kept"
+    engine.docker("tag", images.APP_IMAGE, previous)
+    try:
+        images.build_app_image(progress, context=tree)
+        return under_load(
+            base,
+            "`up` after an app-only change (3 app servers rolled)",
+            lambda: stack.up(stack.Options(replicas=3, build=False), progress),
+        )
+    finally:
+        engine.docker("tag", previous, images.APP_IMAGE)
+        engine.docker("rmi", previous)
+        stack.up(stack.Options(replicas=3, build=False), progress)
+
+
+def kill_row(base: str, progress: Progress) -> list[object]:
+    """``kill -9`` of an app server: seconds until its key is gone (the lease TTL is 10 s)."""
+    victim = compose.containers("web")[0]
+    with Load(base + "/", threads=4) as load:
+        load.wait_for(40)
+        started = time.monotonic()
+        engine.docker("kill", victim.id)
+        while victim.id in stack.registered_backends():
+            if time.monotonic() - started > 120:
+                raise SystemExit(f"{victim.name}'s key was still registered after 120 s")
+            time.sleep(0.1)
+        gone = time.monotonic() - started
+        load.wait_for(40)
+    stack.scale("web", 3, progress)
+    return [
+        "`kill -9` of an app server (key gone after; lease TTL 10 s)",
+        f"{gone:.1f} s",
+        f"{len(load.failures)} of {load.total}",
+        1,
+    ]
 
 
 def main() -> None:
@@ -63,6 +126,16 @@ def main() -> None:
         for replicas in (3, 1):
             stack.scale("web", replicas, progress)
             rows += page_rows(base, cookie, replicas, CONNECTIONS, DURATION)
+        stack.up(stack.Options(replicas=3), progress)  # builds what the tree needs, if anything
+        changes = [
+            under_load(
+                base,
+                "`up` again, nothing changed (with the build)",
+                lambda: stack.up(stack.Options(replicas=3), progress),
+            ),
+            app_change_row(base, progress, secrets_dir),
+            kill_row(base, progress),
+        ]
         proxy = compose.containers("proxy")[0]
         engine.docker(
             "exec",
@@ -108,6 +181,9 @@ def main() -> None:
         )
         + "\n\n"
         + table(["Page", "App servers", "Connections", "Requests/s", "p50", "p99"], rows)
+        + "\n\nChanges under a steady load through the proxy (4 clients, a new connection per "
+        "request, `/`):\n\n"
+        + table(["change", "took", "failed requests", "containers replaced"], changes)
         + f"\n\nHome page: {len(home.encode())} bytes (the thesis measured 3983). Load average "
         f"(1 min) at the end: {os.getloadavg()[0]:.1f} on 2 cores; with every server on one "
         "host, more replicas share the same two cores, so no gain is expected from 3 over 1."

@@ -3,20 +3,25 @@
 Compose v2 (``docker compose``) is used where present, Debian's ``docker-compose`` v1.29
 otherwise; both read the same file. Waiting for health is done here by polling ``docker inspect``
 rather than ``up --wait`` (v1 has none), so both flavours behave the same. Containers are found by
-Compose's labels, never by name: the file sets no ``container_name``.
+Compose's labels, never by name: the file sets no ``container_name``. Whether a container runs
+what the file now says is read the way Compose decides it (``config --hash``, the container's
+config-hash label) plus its image ID, so ``sampleapp up`` can roll a service itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from sampleapp.errors import PreflightError
+import yaml
+
+from sampleapp.errors import PreflightError, StackError
 from sampleapp.ops.engine import docker, run, tail
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,6 +109,9 @@ class Container:
     health: str  # healthy, unhealthy, starting, or "" without a healthcheck
     exit_code: int
     ip: dict[str, str]  # network -> address
+    image: str = ""  # the ID (sha256:...) of the image it was created from
+    config_hash: str = ""  # Compose's hash of the service's configuration it was created with
+    number: int = 0  # Compose's replica number
 
     @property
     def ok(self) -> bool:
@@ -120,14 +128,20 @@ def containers(service: str | None = None) -> list[Container]:
     if not ids:
         return []
     found = []
-    for item in json.loads(docker("inspect", *ids)):
+    # A container removed between `ps` and `inspect` (a roll, a scale) is simply not listed:
+    # docker prints the others and fails; any other failure is raised.
+    inspected = run(["docker", "inspect", *ids], check=False)
+    if inspected.returncode != 0 and not inspected.stdout.lstrip().startswith("["):
+        raise StackError(f"docker inspect failed: {tail(inspected.stderr)}")
+    for item in json.loads(inspected.stdout):
         state = item["State"]
         networks = item["NetworkSettings"]["Networks"] or {}
+        labels = item["Config"]["Labels"] or {}
         found.append(
             Container(
                 id=item["Id"][:12],
                 name=item["Name"].lstrip("/"),
-                service=item["Config"]["Labels"].get("com.docker.compose.service", "?"),
+                service=labels.get("com.docker.compose.service", "?"),
                 state=state["Status"],
                 health=(state.get("Health") or {}).get("Status", ""),
                 exit_code=int(state.get("ExitCode", 0)),
@@ -135,9 +149,28 @@ def containers(service: str | None = None) -> list[Container]:
                     network.removeprefix(f"{name}_"): net.get("IPAddress", "")
                     for network, net in networks.items()
                 },
+                image=item.get("Image", ""),
+                config_hash=labels.get("com.docker.compose.config-hash", ""),
+                number=int(labels.get("com.docker.compose.container-number") or 0),
             )
         )
     return sorted(found, key=lambda c: (c.service, c.name))
+
+
+def config_hashes(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """service -> the config hash Compose gives a container created now (``config --hash``)."""
+    out = compose("config", "--hash", "*", env=env)
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def stop_grace_seconds(service: str) -> float:
+    """The service's ``stop_grace_period`` in deploy/compose.yaml (Compose's default: 10 s)."""
+    period = (yaml.safe_load(COMPOSE_FILE.read_text())["services"][service]).get(
+        "stop_grace_period", "10s"
+    )
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)", str(period))
+    return sum(float(value) * units[unit] for value, unit in parts) or 10.0
 
 
 def log_tail(container: Container, lines: int = 30) -> str:

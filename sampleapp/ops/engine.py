@@ -8,6 +8,7 @@ no init system) :func:`ensure_engine` starts ``dockerd`` in the background and w
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -153,6 +154,31 @@ def image_exists(ref: str) -> bool:
     return run(["docker", "image", "inspect", ref], check=False).returncode == 0
 
 
+def image_id(ref: str) -> str | None:
+    """The image's full ID (``sha256:...``), or None when the engine has no such image."""
+    out = run(["docker", "image", "inspect", "--format", "{{.Id}}", ref], check=False)
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def image_labels(ref: str) -> dict[str, str]:
+    """The image's labels; empty when it has none or does not exist."""
+    out = run(
+        ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref], check=False
+    )
+    if out.returncode != 0:
+        return {}
+    labels = json.loads(out.stdout or "null")
+    return dict(labels) if isinstance(labels, dict) else {}
+
+
 def registry_reachable(ref: str) -> bool:
     """Whether a public base image can be pulled (fails fast when no registry answers)."""
     return run(["docker", "pull", "-q", ref], check=False, timeout=600).returncode == 0
+
+
+def images_in_use() -> set[str]:
+    """The image names containers on the engine (running or not) were created from."""
+    ids = docker("ps", "-aq").split()
+    if not ids:
+        return set()
+    return set(docker("inspect", "--format", "{{.Config.Image}}", *ids, check=False).split())

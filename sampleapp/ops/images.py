@@ -6,6 +6,11 @@ Debian packages: a ``debootstrap`` minbase rootfs imported with ``docker import`
 Dockerfiles in ``deploy/images/local/`` (Python, PostgreSQL, etcd). Python packages reach the
 image through a wheelhouse built on the host, because containers do not share the host's PyPI
 certificate setup. Each step is skipped when its result already exists, so a rebuild is quick.
+
+So is the app image when its inputs did not change (their hash is its ``org.sampleapp.inputs``
+label): a rebuild would get a new ID, and Compose would recreate every container running it.
+proxy, dns and register-db run ``sampleapp-infra:<hash of only their inputs>``, set on the first
+app image built from those inputs, so a release that changes only the app leaves them running.
 """
 
 from __future__ import annotations
@@ -16,12 +21,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sampleapp import __version__
 from sampleapp.errors import PreflightError, StackError
-from sampleapp.ops.engine import docker, image_exists, registry_reachable, run
+from sampleapp.ops.build_context import build_inputs, wheels_digest
+from sampleapp.ops.engine import (
+    docker,
+    image_exists,
+    image_id,
+    image_labels,
+    images_in_use,
+    registry_reachable,
+    run,
+)
 from sampleapp.progress import Progress
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +48,13 @@ APP_REPOSITORY = "sampleapp"
 APP_IMAGE = f"{APP_REPOSITORY}:{'.'.join(__version__.split('.')[:2])}"
 # The Dockerfile's build stage, kept tagged as the cache of the next build.
 BUILD_STAGE_IMAGE = "sampleapp-build:cache"
+# The app image's labels: hashes of everything it is built from, and of the infra roles' part.
+INPUTS_LABEL = "org.sampleapp.inputs"
+INFRA_LABEL = "org.sampleapp.infra"
+# proxy, dns and register-db run `sampleapp-infra:<12 hex of INFRA_LABEL>`. A superseded one is
+# removed when no container runs it and it is older than INFRA_GRACE.
+INFRA_REPOSITORY = "sampleapp-infra"
+INFRA_GRACE = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -210,11 +231,12 @@ def resolve_bases(progress: Progress, bases: tuple[Base, ...] = BASES) -> dict[s
     return chosen
 
 
-def build_wheelhouse(progress: Progress) -> None:
+def build_wheelhouse(progress: Progress, root: Path = REPO) -> None:
     """Wheels of the project and its pinned dependencies, built with the host's pip."""
     progress.step("Building the wheelhouse (project + pinned dependencies)")
-    WHEELHOUSE.mkdir(exist_ok=True)
-    for old in WHEELHOUSE.glob("sampleapp-*.whl"):
+    wheelhouse = root / WHEELHOUSE.relative_to(REPO)
+    wheelhouse.mkdir(exist_ok=True)
+    for old in wheelhouse.glob("sampleapp-*.whl"):
         old.unlink()
     run(
         [
@@ -224,10 +246,10 @@ def build_wheelhouse(progress: Progress) -> None:
             "wheel",
             "-q",
             "--wheel-dir",
-            str(WHEELHOUSE),
+            str(wheelhouse),
             "-c",
-            str(REPO / "requirements.lock"),
-            str(REPO),
+            str(root / "requirements.lock"),
+            str(root),
         ],
         what="pip wheel",
         fix="check that PyPI is reachable from this machine",
@@ -235,49 +257,126 @@ def build_wheelhouse(progress: Progress) -> None:
     )
 
 
-def git_revision() -> str:
-    result = run(["git", "-C", str(REPO), "rev-parse", "HEAD"], check=False)
+def git_revision(root: Path = REPO) -> str:
+    result = run(["git", "-C", str(root), "rev-parse", "HEAD"], check=False)
     return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
-def build_app_image(progress: Progress, tags: tuple[str, ...] = (APP_IMAGE,)) -> dict[str, str]:
-    """Build the project image (every role); returns the base images used, by variable.
+def infra_tag(infra_hash: str) -> str:
+    return f"{INFRA_REPOSITORY}:{infra_hash[:12]}"
 
-    The build stage is tagged too (``BUILD_STAGE_IMAGE``), so that the build images each new
-    revision supersedes can be pruned without losing the cache of the current one.
+
+def infra_image(ref: str = APP_IMAGE) -> str:
+    """``sampleapp-infra:<12 hex of ref's infra label>``, made by :func:`ensure_infra_image`.
+
+    Read from the image, not the tree: an image built before the tree changed keeps its tag.
     """
+    infra = image_labels(ref).get(INFRA_LABEL)
+    if not infra:
+        raise StackError(
+            f"{ref} has no {INFRA_LABEL} label (it was not built by this version of "
+            "sampleapp): run `sampleapp image build`"
+        )
+    return infra_tag(infra)
+
+
+def ensure_infra_image(ref: str = APP_IMAGE, progress: Progress | None = None) -> str:
+    """The image proxy, dns and register-db should run with the app image ``ref``.
+
+    Its infra tag, made from ``ref`` when no image has that tag yet; ``ref`` itself when it has
+    no infra label (an image made elsewhere: every role runs it, as before).
+    """
+    infra = image_labels(ref).get(INFRA_LABEL)
+    if not infra:
+        return ref
+    tag = infra_tag(infra)
+    if not image_exists(tag):
+        docker("tag", ref, tag)
+        if progress is not None:
+            progress.info(f"tagged {ref} as {tag} (proxy, dns and db-dns run it)")
+    return tag
+
+
+def build_app_image(
+    progress: Progress, tags: tuple[str, ...] = (APP_IMAGE,), *, context: Path = REPO
+) -> dict[str, str]:
+    """Build the project image (every role) from ``context``; returns the base images used.
+
+    Skipped when ``APP_IMAGE`` already carries the hash of these inputs (the other ``tags`` are
+    then set on it), so an unchanged tree keeps its image ID. Either way the infra tag of the
+    result exists afterwards. The build stage is tagged too (``BUILD_STAGE_IMAGE``), so that the
+    build images each new revision supersedes can be pruned without losing the cache of the
+    current one.
+    """
+    tags = (APP_IMAGE, *(tag for tag in tags if tag != APP_IMAGE))
     bases = resolve_bases(progress)
-    build_wheelhouse(progress)
-    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    progress.step(f"Building {', '.join(tags)} on {bases['SAMPLEAPP_PYTHON_IMAGE']}")
-    args = [
-        "build",
-        "-q",
-        "--build-arg",
-        f"PYTHON_BASE={bases['SAMPLEAPP_PYTHON_IMAGE']}",
-        "--build-arg",
-        f"VERSION={__version__}",
-        "--build-arg",
-        f"REVISION={git_revision()}",
-        "--build-arg",
-        f"CREATED={created}",
-    ]
-    fix = "read the build output above; `sampleapp image build --debug` shows more"
-    docker(*args, "--target", "build", "-t", BUILD_STAGE_IMAGE, str(REPO), timeout=1800, fix=fix)
-    for tag in tags:
-        args += ["-t", tag]
-    docker(*args, str(REPO), timeout=1800, fix=fix)
+    python_base = bases["SAMPLEAPP_PYTHON_IMAGE"]
+    revision = git_revision(context)
+    # Hashed before the wheelhouse and the build read the tree: an edit made meanwhile makes the
+    # next build differ, never a change go unbuilt.
+    inputs = build_inputs(context, base=image_id(python_base) or python_base, revision=revision)
+    if image_labels(APP_IMAGE).get(INPUTS_LABEL) == inputs.app_hash:
+        progress.step(
+            f"{APP_IMAGE} is up to date (its build inputs {inputs.app_hash[:12]} did not "
+            "change): build skipped"
+        )
+        for tag in tags[1:]:
+            docker("tag", APP_IMAGE, tag)
+    else:
+        build_wheelhouse(progress, context)
+        inputs = replace(inputs, wheels=wheels_digest(context))
+        created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        progress.step(f"Building {', '.join(tags)} on {python_base}")
+        build_args = {"PYTHON_BASE": python_base, "VERSION": __version__, "REVISION": revision}
+        args = ["build", "-q"]
+        for name, value in {**build_args, "CREATED": created}.items():
+            args += ["--build-arg", f"{name}={value}"]
+        fix = "read the build output above; `sampleapp image build --debug` shows more"
+        stage = ("--target", "build", "-t", BUILD_STAGE_IMAGE)
+        docker(*args, *stage, str(context), timeout=1800, fix=fix)
+        args += ["--label", f"{INPUTS_LABEL}={inputs.app_hash}"]
+        args += ["--label", f"{INFRA_LABEL}={inputs.infra_hash}"]
+        for tag in tags:
+            args += ["-t", tag]
+        docker(*args, str(context), timeout=1800, fix=fix)
+    ensure_infra_image(APP_IMAGE, progress)
     pruned = prune_superseded_images()
     if pruned:
         progress.info(f"removed {pruned} superseded sampleapp image(s)")
     return bases
 
 
-def prune_superseded_images() -> int:
-    """Remove the project's untagged images (earlier builds) that no container uses.
+def prune_infra_tags(repository: str = INFRA_REPOSITORY, grace: dt.timedelta = INFRA_GRACE) -> int:
+    """Remove the infra tags no container was created from, but the current one and young ones.
 
-    Returns how many went. Only images labelled as this project's are touched.
+    Young is less than ``grace`` old: it may belong to a stack that another build is starting.
+    Returns how many went.
     """
+    current = image_labels(APP_IMAGE).get(INFRA_LABEL)
+    keep = {infra_tag(current)} if current else set()
+    used = images_in_use()
+    listing = docker(
+        "image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.CreatedAt}}", repository
+    )
+    now = dt.datetime.now(dt.UTC)
+    removed = 0
+    for line in listing.splitlines():
+        ref, created = line.split(" ", 1)
+        age = now - dt.datetime.strptime(created[:25], "%Y-%m-%d %H:%M:%S %z")
+        # A container names its image: Compose resolves that name again on the next `up`.
+        if ref not in keep and ref not in used and age >= grace:
+            # check=False: docker refuses when a container created meanwhile runs its last tag.
+            removed += docker("rmi", ref, check=False) != ""
+    return removed
+
+
+def prune_superseded_images() -> int:
+    """Remove the project's images that earlier builds left and no container uses.
+
+    Returns how many went: untagged images labelled as this project's, and superseded infra
+    tags (:func:`prune_infra_tags`). An infra tag a container runs is kept, whatever its age.
+    """
+    removed = prune_infra_tags()
     filters = [
         f"--filter=label=org.opencontainers.image.title={title}"
         for title in (APP_REPOSITORY, BUILD_STAGE_IMAGE.partition(":")[0])
@@ -292,7 +391,7 @@ def prune_superseded_images() -> int:
     before = dangling()
     for label in filters:
         docker("image", "prune", "--force", label)
-    return len(before - dangling())
+    return removed + len(before - dangling())
 
 
 def image_size_mb(ref: str) -> float:

@@ -6,6 +6,15 @@ record, the migrate job finished, N app servers registered in etcd, the proxy an
 When a service fails, the error carries its name, health and last 30 log lines; the whole
 story is in var/sampleapp-up.log. Every step is idempotent: ``up`` on a running stack changes
 nothing but what differs.
+
+What differs is rolled without a failed request. The image build is skipped when its inputs did
+not change (see ``images``), and proxy, dns and db-dns run the infra image, which an app-only
+change leaves as it was. The app servers are replaced here rather than by Compose, whose v1.29
+recreates every container of a service at once, each stopped before its successor starts: N new
+servers start beside the old ones, and once they are healthy and registered the old ones stop
+one at a time (SIGTERM: each withdraws its key and drains before gunicorn stops). migrate runs
+again only when its image or configuration changed, or its last run failed, and always before
+new servers start.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import httpx
 from sampleapp.errors import StackError
 from sampleapp.ops import compose, images, preflight
 from sampleapp.ops.compose import Container, containers, log_tail
-from sampleapp.ops.engine import docker
+from sampleapp.ops.engine import docker, image_id
 from sampleapp.progress import Progress
 
 DEMO_LOGIN = ("example@railstutorial.org", "foobar")
@@ -133,6 +142,96 @@ def wait_serving(base: str, progress: Progress, timeout: float) -> None:
             time.sleep(0.5)
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a service's containers should be: the config hash Compose gives and the image."""
+
+    config_hash: str
+    image: str  # ID
+
+    def current(self, container: Container) -> bool:
+        return container.config_hash == self.config_hash and container.image == self.image
+
+
+def targets(env: dict[str, str]) -> dict[str, Target]:
+    """service -> Target, for the services ``up`` converges itself (migrate, web)."""
+    hashes = compose.config_hashes(env)
+    image = image_id(env["SAMPLEAPP_IMAGE"]) or ""
+    return {service: Target(hashes.get(service, ""), image) for service in ("migrate", "web")}
+
+
+def run_migrate(target: Target, env: dict[str, str], progress: Progress, timeout: float) -> None:
+    """Run migrate unless its last run, of this image and configuration, succeeded."""
+    found = containers("migrate")
+    if found and all(target.current(c) and c.state == "exited" and c.exit_code == 0 for c in found):
+        progress.step("migrate already ran on this image: skipped")
+        return
+    progress.step("Starting migrate")
+    compose.compose("up", "-d", "--no-build", "--no-deps", "migrate", env=env)
+    wait_completed("migrate", progress, timeout)
+
+
+def wait_ready(ids: set[str], progress: Progress, timeout: float) -> None:
+    """Until each of these web containers is healthy and registered in etcd."""
+    with progress.waiting(
+        f"Waiting for {len(ids)} new app servers to be healthy and registered"
+    ) as ticker:
+        while True:
+            found = [c for c in containers("web") if c.id in ids]
+            crashed = [c for c in found if c.state == "exited"]
+            if crashed:
+                raise _failure(
+                    "web", crashed, "exited while starting (the old servers still serve)"
+                )
+            if len(found) < len(ids):
+                lost = len(ids) - len(found)
+                raise _failure("web", found, f"lost {lost} new container(s) while they started")
+            registered = set(registered_backends())
+            ready = {c.id for c in found if c.ok} & registered
+            if ready == ids:
+                return
+            if ticker.elapsed > timeout:
+                late = [c for c in found if c.id not in ready]
+                raise _failure(
+                    "web", late, f"was not healthy and registered within {timeout:.0f} s"
+                )
+            ticker.tick(f"{len(ready)} of {len(ids)} ready")
+            time.sleep(1)
+
+
+def roll_web(
+    replicas: int, target: Target, env: dict[str, str], progress: Progress, timeout: float
+) -> None:
+    """``replicas`` app servers of the target image and config, without a failed request."""
+    scale = ("up", "-d", "--no-build", "--no-deps", "--no-recreate", "--scale")
+    found = containers("web")
+    stale = [c for c in found if not target.current(c)]
+    for c in stale:
+        if c.state != "running":  # serves nothing: nothing to hand over
+            docker("rm", "--force", c.id)
+    stale = [c for c in stale if c.state == "running"]
+    current = [c for c in found if target.current(c)]
+    if stale:
+        wanted = max(replicas, len(current))
+        progress.step(
+            f"Rolling web: {wanted - len(current)} new app server(s) start beside the "
+            f"{len(stale)} running an older image or configuration"
+        )
+        compose.compose(*scale, f"web={len(stale) + wanted}", "web", env=env)
+        new = {c.id for c in containers("web") if target.current(c)}
+        wait_ready(new, progress, timeout)
+        grace = compose.stop_grace_seconds("web")
+        for c in stale:
+            progress.step(f"Stopping {c.name} (it withdraws, drains, then stops)")
+            docker("stop", "-t", str(round(grace)), c.id, timeout=grace + 60)
+            docker("rm", "--force", c.id)
+    else:
+        progress.step("Starting web")
+    compose.compose(*scale, f"web={replicas}", "web", env=env)
+    wait_healthy("web", progress, timeout, count=replicas)
+    wait_registered(replicas, progress, timeout)
+
+
 def up(options: Options, progress: Progress | None = None) -> str:
     progress = progress or Progress(LOG_FILE)
     env = compose.environment()
@@ -143,8 +242,10 @@ def up(options: Options, progress: Progress | None = None) -> str:
     else:
         bases = images.resolve_bases(progress)
     # Images a person chose explicitly win over the ones found or built here.
-    chosen = {k: v for k, v in env.items() if k in bases or k == "SAMPLEAPP_IMAGE"}
-    extra = {**bases, "SAMPLEAPP_IMAGE": images.APP_IMAGE, **chosen}
+    app = env.get("SAMPLEAPP_IMAGE") or images.APP_IMAGE
+    infra = env.get("SAMPLEAPP_INFRA_IMAGE") or images.ensure_infra_image(app, progress)
+    chosen = {k: v for k, v in env.items() if k in bases}
+    extra = {**bases, **chosen, "SAMPLEAPP_IMAGE": app, "SAMPLEAPP_INFRA_IMAGE": infra}
     env = compose.environment(extra)
     t = options.timeout
 
@@ -158,14 +259,16 @@ def up(options: Options, progress: Progress | None = None) -> str:
     start("dns", "db-dns", args=("--no-deps",))
     wait_healthy("dns", progress, t)
     wait_healthy("db-dns", progress, t)
-    start("migrate", args=("--no-deps",))
-    wait_completed("migrate", progress, t)
-    start("web", "proxy", args=("--no-deps", "--scale", f"web={options.replicas}"))
-    wait_healthy("web", progress, t, count=options.replicas)
-    wait_registered(options.replicas, progress, t)
+    wanted = targets(env)
+    run_migrate(wanted["migrate"], extra, progress, t)
+    roll_web(options.replicas, wanted["web"], extra, progress, t)
+    start("proxy", args=("--no-deps",))
     wait_healthy("proxy", progress, t)
     base = url(env)
     wait_serving(base, progress, t)
+    pruned = images.prune_superseded_images()
+    if pruned:
+        progress.info(f"removed {pruned} superseded sampleapp image(s)")
     email, password = DEMO_LOGIN
     progress.done(f"sampleapp is up at {base}  (sign in as {email} / {password})")
     return base

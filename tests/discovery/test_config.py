@@ -55,4 +55,3 @@ def test_a_malformed_registrar_variable_is_named_in_the_error(variable: str, val
 def test_a_malformed_dns_variable_is_named_in_the_error(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         config.dns_settings({variable: value})
-

@@ -108,6 +108,20 @@ def test_no_container_names_and_images_pinned_below_latest(compose):
         assert tag != "latest" and re.match(r"v?\d+\.\d+", tag), f"{name}: {image}"
 
 
+def test_an_app_release_does_not_touch_the_proxy_or_the_dns(compose):
+    """proxy, dns and db-dns run the infra image, which `sampleapp up` sets apart from the app's."""
+    for name, service in compose["services"].items():
+        image = service["image"]
+        if name in ("proxy", "dns", "db-dns"):
+            assert image.startswith("${SAMPLEAPP_INFRA_IMAGE:-"), f"{name}: {image}"
+        elif name in ("web", "migrate"):
+            assert image.startswith("${SAMPLEAPP_IMAGE:-"), f"{name}: {image}"
+    infra = image_default(compose["services"]["proxy"]["image"])
+    assert infra == image_default(compose["services"]["web"]["image"]), (
+        "without sampleapp, `docker compose up` runs one image for every role"
+    )
+
+
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_github_actions_are_pinned_to_a_sha_with_a_version_comment(workflow):
     uses = re.findall(r"uses:\s*(\S+)(.*)", workflow.read_text())
