@@ -6,9 +6,12 @@ default 10 s lease) is created from scratch, with the images already built (buil
 200 through the proxy, split into create and deploy. ``wrk`` on 127.0.0.1 then measures the home
 page signed out and the feed signed in with an app server on each of the 3 machines, and with web
 constrained to core-01 alone; all three machines share this host's cores, so no gain is expected.
-Last, core-03 is stopped (``docker stop``: its server withdraws and drains) and then killed
+Then core-03 is stopped (``docker stop``: its server withdraws and drains) and then killed
 (``docker kill``: its lease must expire) under a steady load, to see how long the proxy keeps
-sending it traffic, and what the clients notice.
+sending it traffic, what the clients notice, and how long the machine takes to serve again once
+started. Last, a new app version (the build with one more label: another digest, the same infra
+inputs) is rolled out with ``cluster deploy --image`` under the same load: the failed requests,
+and which services got new tasks (only web and migrate should).
 """
 
 from __future__ import annotations
@@ -138,6 +141,50 @@ def failover(c: nodes.Cluster, how: str, url: str) -> list[str]:
     ]
 
 
+KEPT = ("proxy", "dns", "register-db", "etcd-1", "etcd-2", "etcd-3", "db")
+
+
+def new_version(c: nodes.Cluster, url: str, progress: Progress) -> list[str]:
+    """`cluster deploy --image` of a new app version under load: what the clients saw."""
+    tag = f"{images.APP_REPOSITORY}:bench-{os.getpid()}"
+    engine.docker(
+        "build",
+        "--quiet",
+        "--tag",
+        tag,
+        "-",
+        input=f"FROM {images.APP_IMAGE}\nLABEL org.sampleapp.bench.version={tag}\n",
+    )
+
+    def running() -> dict[str, set[str]]:
+        return {
+            s: {t.task_id for t in swarm.tasks(c, 1, s, running_only=True)} for s in (*KEPT, "web")
+        }
+
+    before = running()
+    try:
+        with Tracker(url + "/") as tracker:
+            time.sleep(3)
+            t0 = time.monotonic()
+            cluster.deploy(progress, image=tag)
+            took = time.monotonic() - t0
+            time.sleep(3)
+    finally:
+        engine.docker("rmi", tag, check=False)
+    after = running()
+    during = [(d, by) for s, d, by in tracker.outcomes if s >= t0]
+    failed = [by for _, by in during if not by.startswith("core-")]
+    latencies = [d * 1000 for d, _ in during]
+    return [
+        "`cluster deploy --image` of a new app version",
+        f"{took:.0f} s",
+        f"{len(failed)} of {len(during)}",
+        f"{statistics.median(latencies):.0f} / {percentile(latencies, 99):.0f} / "
+        f"{max(latencies):.0f} ms",
+        ", ".join(s for s in after if after[s] != before[s]) or "none",
+    ]
+
+
 def main() -> None:
     engine.ensure_engine()
     secrets_dir = Path(tempfile.mkdtemp(prefix="sampleapp-bench-cluster-"))
@@ -172,6 +219,7 @@ def main() -> None:
             rows += page_rows(base, cookie, machines, CONNECTIONS, DURATION)
         web_on(c, 3, progress)
         failovers = [failover(c, how, base) for how in ("stop", "kill")]
+        rollout = new_version(c, base, progress)
     finally:
         cluster.destroy(progress)
     body = (
@@ -183,7 +231,8 @@ def main() -> None:
             ["measure", "value"],
             [
                 [
-                    "`cluster create` (network, registry, 3 nodes, swarm, labels, 4 pushes)",
+                    "`cluster create` (network, registry, 3 nodes, swarm, labels, 5 pushes: "
+                    "the app's version and commit tags, infra, etcd, PostgreSQL)",
                     f"{create:.1f} s",
                 ],
                 [
@@ -221,7 +270,22 @@ def main() -> None:
         "so a request that is inside it at that moment waits for nginx's read timeout (60 s, the "
         "default) before nginx retries it elsewhere, past these clients' 30 s timeout (counted "
         "as failed when it happens); new requests only pay the 1 s connect timeout until the "
-        "lease expires and the renderer drops the server."
+        "lease expires and the renderer drops the server.\n\n"
+        "A new app version under the same load (4 clients, a new connection per request): "
+        "`cluster deploy --image` pushes it, the stack names it by digest, and only web "
+        "(start-first, one machine at a time) and the migrate job change; the proxy, the DNS, "
+        "register-db, etcd and the database run the infra tag and the pinned bases, which did "
+        "not change, so they keep their tasks.\n\n"
+        + table(
+            [
+                "event",
+                "deploy took",
+                "failed requests",
+                "p50 / p99 / max",
+                "services with new tasks",
+            ],
+            [rollout],
+        )
     )
     print(body)
     write_section("cluster", "Three-node cluster (Docker Swarm)", body)

@@ -140,7 +140,7 @@ def _cluster_create(args: argparse.Namespace) -> None:
 def _cluster_deploy(args: argparse.Namespace) -> None:
     from sampleapp.ops import cluster
 
-    cluster.deploy(timeout=args.timeout)
+    cluster.deploy(timeout=args.timeout, image=args.image)
 
 
 def _cluster_status(args: argparse.Namespace) -> int:
@@ -257,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(handler=_cluster_create)
     c = cluster.add_parser("deploy", help="deploy deploy/stack.yaml and wait until it serves")
     c.add_argument("--timeout", type=float, default=300.0, help="seconds per wait (default 300)")
+    c.add_argument(
+        "--image",
+        metavar="REF",
+        help="deploy this image of the host engine as the app (e.g. sampleapp:rolling) "
+        "instead of the current build",
+    )
     c.set_defaults(handler=_cluster_deploy)
     c = cluster.add_parser("status", help="machines, tasks per machine, etcd health, app servers")
     c.set_defaults(handler=_cluster_status)

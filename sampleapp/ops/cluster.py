@@ -1,13 +1,16 @@
 """The local three-node cluster: ``sampleapp cluster create | deploy | status | destroy``.
 
 ``create`` checks first, then makes the machines (``nodes.py``), forms the swarm (``swarm.py``)
-and pushes the release images to the cluster's registry (app digests read back as ``sampleapp
-release`` does), which is where the nodes pull from, as real machines would. ``deploy`` runs
-``docker stack deploy`` of deploy/stack.yaml with the host's docker CLI on a manager's socket
-(a CLI older than 23.0 gets ``migrate`` as a one-shot service, not a replicated job), then
-waits for each service in the order a person would check, up to a 200 through the proxy: host
-mode on core-01's port 80, which the core-01 container maps to 127.0.0.1:SAMPLEAPP_CLUSTER_PORT.
-Each step looks before it acts: a second ``create`` or ``deploy`` changes nothing.
+and pushes the images to the cluster's registry (``cluster_images.py``), which is where the nodes
+pull from, as real machines would. ``deploy`` pushes again what was built here (the current
+build, or the host image given as ``--image``; a no-op when nothing changed), runs ``docker stack
+deploy`` of deploy/stack.yaml on those images pinned by digest, with the host's docker CLI on a
+manager's socket (a CLI older than 23.0 gets ``migrate`` as a one-shot service, not a replicated
+job), then waits for each service in the order a person would check, up to a 200 through the
+proxy: host mode on core-01's port 80, which the core-01 container maps to
+127.0.0.1:SAMPLEAPP_CLUSTER_PORT. A new app version changes only web's and migrate's image, so
+only they roll (web start-first); the proxy, the DNS and etcd keep running. Each step looks
+before it acts: a second ``create`` or ``deploy`` changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import httpx
 import yaml
 
 from sampleapp.errors import ConfigError, PreflightError, StackError
-from sampleapp.ops import compose, engine, images, nodes, preflight, release, swarm
+from sampleapp.ops import compose, engine, images, nodes, preflight, swarm
+from sampleapp.ops.cluster_images import Pushed, push_images
 from sampleapp.ops.nodes import Cluster
 from sampleapp.ops.secrets import secrets_dir
 from sampleapp.progress import Progress
@@ -34,8 +38,6 @@ JOBS_CLI = (23, 0)  # docker/cli#2907: `mode: replicated-job` in stack files
 # one-shot services; written by `deploy`, never edited.
 ONE_SHOT_STACK_FILE = compose.REPO / "var" / "stack-one-shot.yaml"
 MAX_NODES = 9
-# Pushed as <registry>/<name without its registry host>; the stack reads them from these variables.
-STACK_IMAGES = ("SAMPLEAPP_POSTGRES_IMAGE", "SAMPLEAPP_ETCD_IMAGE")
 
 
 def current() -> Cluster:
@@ -144,7 +146,6 @@ def create(count: int = 3, progress: Progress | None = None) -> Cluster:
     preflight_create(cluster, count, env)
     if not engine.image_exists(images.APP_IMAGE):
         images.build_app_image(progress)
-    bases = images.resolve_bases(progress)
     machine_images = images.resolve_bases(progress, images.CLUSTER_BASES)
     progress.step(
         f"Machines: network {cluster.network} ({cluster.subnet}), registry, {count} nodes"
@@ -169,7 +170,7 @@ def create(count: int = 3, progress: Progress | None = None) -> Cluster:
     progress.step("Swarm: init on core-01, join the others, label compute=proxy and compute=db")
     report(swarm.ensure_swarm(cluster, count))
     report(swarm.ensure_labels(cluster, swarm.manager(cluster, count)))
-    changed += push_images(cluster, {k: bases[k] for k in STACK_IMAGES}, progress)
+    changed += push_images(cluster, None, progress).changed
     members = ", ".join(cluster.container(i) for i in range(1, count + 1))
     progress.done(
         f"cluster {cluster.name} is ready: {members}"
@@ -179,56 +180,14 @@ def create(count: int = 3, progress: Progress | None = None) -> Cluster:
     return cluster
 
 
-def in_registry(ref: str, registry: str) -> str:
-    """``quay.io/coreos/etcd:v3.5.17`` -> ``<registry>/coreos/etcd:v3.5.17``."""
-    first, _, rest = ref.partition("/")
-    path = rest if rest and ("." in first or ":" in first or first == "localhost") else ref
-    return f"{registry}/{path}"
-
-
-def push_images(cluster: Cluster, bases: dict[str, str], progress: Progress) -> list[str]:
-    """The app (version and commit tags, digests verified) and the stack's other images;
-    returns the tags whose image changed in the registry."""
-    host = nodes.registry_address(cluster)
-    release.registry_preflight(host)
-    revision = images.git_revision()
-    app_tags = [images.APP_IMAGE.rpartition(":")[2]]
-    if len(revision) == 40:
-        app_tags.append(revision[:8])
-    pushes = [(images.APP_IMAGE, f"{host}/{images.APP_REPOSITORY}:{tag}") for tag in app_tags]
-    pushes += [(ref, in_registry(ref, host)) for ref in bases.values()]
-    progress.step(f"Pushing {len(pushes)} images to the cluster's registry ({host})")
-    changed = []
-    for source, target in pushes:
-        name, _, tag = target.removeprefix(f"{host}/").rpartition(":")
-        try:
-            before = release.remote_digest(host, name, tag)
-        except StackError:
-            before = ""
-        engine.docker("tag", source, target)
-        pushed = release.push(target)
-        landed = release.remote_digest(host, name, tag)
-        if landed != pushed:
-            raise StackError(
-                f"{target}: pushed {pushed} but the registry has {landed}: create again"
-            )
-        state = "unchanged" if before == pushed else "new" if not before else "updated"
-        progress.info(f"{name}:{tag} {pushed[:19]} ({state})")
-        if state != "unchanged":
-            changed.append(f"{name}:{tag} {state}")
-    return changed
-
-
-def stack_environment(cluster: Cluster, env: dict[str, str]) -> dict[str, str]:
+def stack_environment(cluster: Cluster, env: dict[str, str], pushed: Pushed) -> dict[str, str]:
     """What deploy/stack.yaml reads: the images as the nodes pull them, secrets, settings."""
-    bases = images.resolve_bases(Progress())
     values = {
-        "SAMPLEAPP_IMAGE": f"{nodes.REGISTRY_ALIAS}/{images.APP_IMAGE}",
+        **pushed.images,
         "SAMPLEAPP_SECRETS_DIR": str(secrets_dir().resolve()),
         **{f"SAMPLEAPP_CORE_{i:02d}_ADDR": cluster.address(i) for i in (1, 2, 3)},
-        **{k: in_registry(bases[k], nodes.REGISTRY_ALIAS) for k in STACK_IMAGES},
     }
-    # Always the images `create` pushed: the same variables name host-engine images for Compose.
+    # Always the images just pushed: the same variables name host-engine images for Compose.
     return {**env, **values}
 
 
@@ -241,7 +200,10 @@ def count_nodes(cluster: Cluster) -> int:
     return max(m.index for m in found)
 
 
-def deploy(progress: Progress | None = None, timeout: float = 300) -> str:
+def deploy(progress: Progress | None = None, timeout: float = 300, image: str | None = None) -> str:
+    """Push the app (``image``, a host engine's image, or else the current build) and the images
+    the stack needs, deploy the stack on them, and wait until it serves. Only what changed rolls:
+    web and migrate for a new app; proxy, dns and register-db only when their own inputs did."""
     progress = progress or Progress(LOG_FILE)
     env = compose.environment()
     cluster = nodes.settings(env)
@@ -251,17 +213,18 @@ def deploy(progress: Progress | None = None, timeout: float = 300) -> str:
     preflight.credentials(env)
     count = count_nodes(cluster)
     via = swarm.manager(cluster, count)
-    values = stack_environment(cluster, env)
+    values = stack_environment(cluster, env, push_images(cluster, image, progress, via))
     progress.step(f"Deploying {STACK_FILE.relative_to(compose.REPO)} as stack {swarm.STACK}")
     chosen = stack_file(cli, progress)
     replace_finished_jobs(cluster, via, chosen != STACK_FILE, progress)
+    since = time.time()
     progress.log(swarm.deploy(cluster, via, str(chosen), values))
     ready = len([n for n in swarm.swarm_nodes(cluster, via) if n.status == "ready"])
     for names in (("etcd-1", "etcd-2", "etcd-3"), ("db",), ("register-db", "dns"), ("migrate",)):
-        wait_services(cluster, via, names, progress, timeout)
-    wait_services(cluster, via, ("web",), progress, timeout)
+        wait_services(cluster, via, names, progress, timeout, since)
+    wait_services(cluster, via, ("web",), progress, timeout, since)
     wait_registered(cluster, ready, progress, timeout)
-    wait_services(cluster, via, ("proxy",), progress, timeout)
+    wait_services(cluster, via, ("proxy",), progress, timeout, since)
     wait_serving(cluster, via, progress, timeout)
     email, password = DEMO_LOGIN
     progress.done(f"sampleapp is up at {cluster.url}  (sign in as {email} / {password})")
@@ -283,15 +246,21 @@ def failure(cluster: Cluster, via: int, service: str, why: str) -> StackError:
 
 
 def wait_services(
-    cluster: Cluster, via: int, names: tuple[str, ...], progress: Progress, timeout: float
+    cluster: Cluster,
+    via: int,
+    names: tuple[str, ...],
+    progress: Progress,
+    timeout: float,
+    since: float | None = None,
 ) -> None:
     """Until every service in ``names`` runs all its tasks healthy on its current image (or its
-    job is done), with no rolling update under way."""
+    job is done), with no rolling update under way (none of those begun before ``since`` that
+    ended in a rollback: see ``swarm.update_state``)."""
     what = " and ".join(names)
     verb = "finish" if names == ("migrate",) else "run healthy"
     with progress.waiting(f"Waiting for {what} to {verb}") as ticker:
         while True:
-            found = swarm.services(cluster, via)
+            found = swarm.services(cluster, via, since)
             late = [n for n in names if n not in found or not found[n].converged]
             if not late:
                 progress.info(", ".join(f"{n} {found[n].replicas}" for n in names))

@@ -390,7 +390,9 @@ def prune_superseded_images() -> int:
 
     before = dangling()
     for label in filters:
-        docker("image", "prune", "--force", label)
+        result = run(["docker", "image", "prune", "--force", label], check=False)
+        if result.returncode and "already running" not in result.stderr:  # else another's does
+            raise StackError(f"docker image prune failed: {result.stderr.strip()}")
     return removed + len(before - dangling())
 
 

@@ -12,6 +12,7 @@ machine does not stop ``cluster status``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -183,7 +184,24 @@ class Service:
         return self.update in STUCK
 
 
-def services(cluster: Cluster, via: int) -> dict[str, Service]:
+def update_state(status: Mapping[str, str] | None, since: float | None) -> str:
+    """The last rolling update's state, or "" for a rollback that ended before ``since``.
+
+    A service that a deploy leaves unchanged keeps the status of its last update: a rollback
+    completed before this deploy is history (its tasks run the spec it went back to), not this
+    deploy's failure. The nodes share this host's clock.
+    """
+    state = str((status or {}).get("State", ""))
+    started = str((status or {}).get("StartedAt", ""))
+    history = since is not None and state == "rollback_completed" and started
+    if history and dt.datetime.fromisoformat(started).timestamp() < (since or 0):
+        return ""
+    return state
+
+
+def services(cluster: Cluster, via: int, since: float | None = None) -> dict[str, Service]:
+    """The stack's services; ``since`` (a time.time()) is when the deploy being waited for
+    began (see ``update_state``)."""
     out = node_docker(
         cluster,
         via,
@@ -202,7 +220,7 @@ def services(cluster: Cluster, via: int) -> dict[str, Service]:
         found = node_docker(cluster, via, "service", "inspect", *[r[0] for r in rows], check=False)
         for item in json.loads(found or "[]"):
             name = item["Spec"]["Name"]
-            updates[name] = str((item.get("UpdateStatus") or {}).get("State", ""))
+            updates[name] = update_state(item.get("UpdateStatus"), since)
             images[name] = item["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
             if (item["Spec"].get("Labels") or {}).get(ONE_SHOT_LABEL) == "true":
                 one_shots.add(name)
@@ -288,6 +306,21 @@ def deploy(cluster: Cluster, via: int, stack_file: str, env: Mapping[str, str]) 
         "(Swarm secrets cannot change in place: after editing a secret file, "
         "`sampleapp cluster destroy` and create again)",
     )
+
+
+def service_image(cluster: Cluster, via: int, service: str) -> str | None:
+    """The image the service's spec names now (pinned by digest), None when not deployed."""
+    out = node_docker(
+        cluster,
+        via,
+        "service",
+        "inspect",
+        "--format",
+        "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        f"{STACK}_{service}",
+        check=False,
+    ).strip()
+    return out or None
 
 
 def remove_service(cluster: Cluster, via: int, service: str) -> None:

@@ -1,14 +1,18 @@
 """The three-node Swarm cluster on a real engine: create, deploy, spread, survive, update, destroy.
 
 The tests share one cluster (``cluster_env``: its own name, host port, subnet, secrets and a 5 s
-lease) and run in file order, like the thesis's own checks: machines and units where the
-constraints say, requests on the three app servers, the example user posting, a machine stopped
-under load and started again, a rolling update under load, and nothing left after destroy.
-Traffic goes only to the proxy's published port on 127.0.0.1 and to the project's containers.
+lease), made once by the ``deployed`` fixture, and check what the thesis checked: machines and
+units where the constraints say, requests on the three app servers, the example user posting, a
+machine stopped under load and started again, a new app version rolled out under load, and
+nothing left after destroy. Each test sets up the machine states it checks (``serving`` starts
+core-03 again if a test left it stopped; the rejoin test stops it first), so any one of them
+passes alone or in any order. Traffic goes only to the proxy's published port on 127.0.0.1 and
+to the project's containers.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -16,6 +20,7 @@ import socket
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -44,6 +49,128 @@ def served_by(url: str, requests: int) -> Counter[str]:
         return Counter(http.get(url + "/").headers["X-Served-By"] for _ in range(requests))
 
 
+def servers_on(c: Cluster, machine: str) -> list[str]:
+    """The registered app servers of one machine."""
+    return [i for i in cluster.registered_backends(c) if machine_of(i) == machine]
+
+
+def node_state(c: Cluster, index: int) -> str:
+    """The node container's state on the host engine: running, exited, ..."""
+    return next(m.state for m in nodes.nodes(c) if m.index == index)
+
+
+def evidence(c: Cluster, machine: str = "core-03") -> str:
+    """What to look at when a machine's app server does not come back: the swarm's nodes, the
+    web tasks with their errors, the newest web containers on that machine with their last log
+    lines, and etcd's members as seen from inside."""
+    index = int(machine.rsplit("-", 1)[1])
+    via = swarm.manager(c, 3)
+    lines = [
+        f"--- swarm nodes: {[(n.hostname, n.status, n.manager) for n in swarm.swarm_nodes(c, via)]}"
+    ]
+    lines += ["--- web tasks:"] + [
+        f"  {t.node} {t.task_id[:12]} {t.current} (desired {t.desired}) {t.error}"
+        for t in swarm.tasks(c, via, "web")
+    ]
+    if node_state(c, index) == "running" and nodes.engine_answers(c, index):
+        listing = nodes.node_docker(
+            c,
+            index,
+            "ps",
+            "-a",
+            "--filter",
+            f"label=com.docker.swarm.service.name={swarm.STACK}_web",
+            "--format",
+            "{{.ID}} {{.Status}}",
+            check=False,
+        )
+        lines.append(f"--- web containers on {machine}:\n{listing}")
+        for container in [row.split()[0] for row in listing.splitlines()][:2]:
+            logs = engine.run(
+                [
+                    "docker",
+                    "--host",
+                    f"unix://{c.socket(index)}",
+                    "logs",
+                    "--tail",
+                    "40",
+                    container,
+                ],
+                check=False,
+                timeout=30,
+            )
+            lines.append(f"--- last log lines of {container}:\n{logs.stdout}{logs.stderr}")
+    lines.append(f"--- status from inside:\n{cluster_status.inside_status(c)[0]}")
+    return "\n".join(lines)
+
+
+def stop_core_03(c: Cluster, lease_ttl: int) -> None:
+    """Stop core-03 as a machine is shut down (``docker stop``) unless it is stopped already,
+    then wait until no app server of it is registered any more.
+
+    The deadline is the lease TTL, the bound the registrar promises once a server is gone. The
+    machine's own shutdown decides when its server hears of it (the inner dockerd leaves the
+    swarm before it stops containers, seconds under load), so it starts once ``docker stop``
+    has returned.
+    """
+    if node_state(c, 3) == "running":
+        stopping = subprocess.Popen(["docker", "stop", c.container(3)], stdout=subprocess.DEVNULL)
+        try:
+            assert stopping.wait(120) == 0
+        finally:
+            if stopping.poll() is None:
+                stopping.kill()
+                stopping.wait()
+    wait_until(
+        lambda: not servers_on(c, "core-03"),
+        lease_ttl,
+        "core-03's app server to leave etcd",
+        interval=0.2,
+    )
+
+
+def wait_for_server_on(c: Cluster, machine: str, timeout: float = 180) -> list[str]:
+    """Until an app server of ``machine`` is registered; on a timeout, fail with the evidence."""
+    try:
+        return wait_until(
+            lambda: servers_on(c, machine),
+            timeout,
+            f"{machine}'s app server to register",
+            interval=1,
+        )
+    except pytest.fail.Exception as exc:
+        pytest.fail(f"{exc}\n{evidence(c, machine)}", pytrace=False)
+
+
+def start_core_03(c: Cluster) -> None:
+    """Start core-03 unless it runs; wait until the swarm has it ready, its app server is
+    registered and answers through the proxy, and all three etcd members are healthy."""
+    if node_state(c, 3) != "running":
+        engine.docker("start", c.container(3))
+    wait_for_server_on(c, "core-03")
+    wait_until(
+        lambda: (
+            {n.hostname: n.status for n in swarm.swarm_nodes(c, swarm.manager(c, 3))}.get("core-03")
+            == "ready"
+        ),
+        120,
+        "the swarm to see core-03 ready",
+        interval=1,
+    )
+    wait_until(
+        lambda: any(machine_of(i) == "core-03" for i in served_by(c.url, 6)),
+        30,
+        "a request served on core-03",
+        interval=0.5,
+    )
+    wait_until(
+        lambda: "etcd members (3 of 3 healthy)" in cluster_status.inside_status(c)[0],
+        120,
+        "etcd-3 to be healthy again",
+        interval=1,
+    )
+
+
 def snapshot(c: Cluster) -> dict[str, object]:
     """Everything `create` makes, with identities that change if it is made again."""
     found = nodes.resources(c)
@@ -69,6 +196,15 @@ def created(app_image: dict[str, str], cluster_env: ClusterEnv) -> Cluster:
 def deployed(created: Cluster, cluster_env: ClusterEnv) -> Cluster:
     cluster.deploy(Progress(), timeout=300)
     return created
+
+
+@pytest.fixture
+def serving(deployed: Cluster) -> Cluster:
+    """The deployed cluster with all three machines up, each with its app server registered
+    (core-03 is started again if an earlier test left it stopped)."""
+    if node_state(deployed, 3) != "running" or len(cluster.registered_backends(deployed)) < 3:
+        start_core_03(deployed)
+    return deployed
 
 
 def test_create_without_secrets_stops_before_anything_is_created(
@@ -157,8 +293,8 @@ def test_create_makes_three_labelled_machines_and_a_second_create_changes_nothin
     assert snapshot(created) == before
 
 
-def test_tasks_run_where_the_constraints_say(deployed: Cluster) -> None:
-    tasks = cluster_status.units(deployed, swarm.manager(deployed, 3))
+def test_tasks_run_where_the_constraints_say(serving: Cluster) -> None:
+    tasks = cluster_status.units(serving, swarm.manager(serving, 3))
     where: dict[str, list[str]] = {}
     for task in tasks:
         if task.state in ("running", "complete"):
@@ -171,18 +307,18 @@ def test_tasks_run_where_the_constraints_say(deployed: Cluster) -> None:
     assert sorted(where["web"]) == ["core-01", "core-02", "core-03"]
     assert sorted(where["dns"]) == ["core-01", "core-02", "core-03"]
     assert where["migrate"], "the migrate job did not complete"
-    services = swarm.services(deployed, swarm.manager(deployed, 3))
+    services = swarm.services(serving, swarm.manager(serving, 3))
     jobs = cluster.cli_version() >= cluster.JOBS_CLI  # else a one-shot service stands in
     assert services["migrate"].mode == ("replicated job" if jobs else "replicated")
     assert services["migrate"].job and services["migrate"].converged
 
 
 def test_requests_through_the_proxy_reach_the_app_servers_on_all_three_machines(
-    deployed: Cluster,
+    serving: Cluster,
 ) -> None:
-    served = served_by(deployed.url, 30)
+    served = served_by(serving.url, 30)
     assert sorted(machine_of(i) for i in served) == ["core-01", "core-02", "core-03"], served
-    assert set(served) == set(cluster.registered_backends(deployed))
+    assert set(served) == set(cluster.registered_backends(serving))
 
 
 def test_the_example_user_signs_in_and_posts(deployed: Cluster) -> None:
@@ -242,21 +378,21 @@ for server in servers:
 
 
 def test_the_dns_on_every_machine_answers_for_the_database_well_past_its_lease(
-    deployed: Cluster, cluster_env: ClusterEnv
+    serving: Cluster, cluster_env: ClusterEnv
 ) -> None:
     """register-db keeps its lease alive: the records outlive several TTLs, on every DNS."""
-    via = swarm.manager(deployed, 3)
-    first = {t.task_id for t in swarm.tasks(deployed, via, "register-db")}
+    via = swarm.manager(serving, 3)
+    first = {t.task_id for t in swarm.tasks(serving, via, "register-db")}
     time.sleep(3 * cluster_env.lease_ttl)  # the behaviour under test is "still there later"
-    web = swarm.container_of(deployed, 1, "web")
+    web = swarm.container_of(serving, 1, "web")
     assert web is not None
-    out = nodes.node_docker(deployed, 1, "exec", web, "python3", "-c", DNS_QUERY)
+    out = nodes.node_docker(serving, 1, "exec", web, "python3", "-c", DNS_QUERY)
     answers = [line.split()[-1] for line in out.splitlines()]
     assert answers == ["True"] * 6, out  # three DNS servers (one per machine), two names each
-    assert {t.task_id for t in swarm.tasks(deployed, via, "register-db")} == first
+    assert {t.task_id for t in swarm.tasks(serving, via, "register-db")} == first
 
 
-def test_status_shows_machines_units_etcd_health_and_app_servers(deployed: Cluster) -> None:
+def test_status_shows_machines_units_etcd_health_and_app_servers(serving: Cluster) -> None:
     output = io.StringIO()
     code = cluster_status.status(write=lambda line: print(line, file=output))
     text = output.getvalue()
@@ -269,87 +405,86 @@ def test_status_shows_machines_units_etcd_health_and_app_servers(deployed: Clust
 
 
 def test_stopping_core_03_under_load_fails_no_request_and_its_server_leaves_within_the_ttl(
-    deployed: Cluster, cluster_env: ClusterEnv
+    serving: Cluster, cluster_env: ClusterEnv
 ) -> None:
-    core_03 = next(i for i in cluster.registered_backends(deployed) if machine_of(i) == "core-03")
-    with Load(deployed.url + "/", threads=4) as load:
+    with Load(serving.url + "/", threads=4) as load:
         load.wait_for(40)
-        # The machine's own shutdown decides when its server hears of it (the inner dockerd
-        # leaves the swarm before it stops containers, seconds under load): the lease's promise
-        # starts when the server is gone, so the deadline starts once `docker stop` has returned.
-        stopping = subprocess.Popen(["docker", "stop", deployed.container(3)])
-        try:
-            assert stopping.wait(120) == 0
-        finally:
-            if stopping.poll() is None:
-                stopping.kill()
-                stopping.wait()
-        wait_until(
-            lambda: core_03 not in cluster.registered_backends(deployed),
-            cluster_env.lease_ttl,
-            f"{core_03}'s key to leave etcd",
-            interval=0.2,
-        )
+        stop_core_03(serving, cluster_env.lease_ttl)
         load.wait_for(60)
     assert load.failures == []
-    assert {machine_of(i) for i in served_by(deployed.url, 12)} == {"core-01", "core-02"}
-    text, _ = cluster_status.inside_status(deployed)
+    assert {machine_of(i) for i in served_by(serving.url, 12)} == {"core-01", "core-02"}
+    text, _ = cluster_status.inside_status(serving)
     assert "etcd members (2 of 3 healthy)" in text, text
     for member in ("etcd-1", "etcd-2"):
         assert f"  {member}  http://{member}:2379  healthy" in text, text
 
 
-def test_core_03_started_again_rejoins_and_gets_traffic_again(deployed: Cluster) -> None:
-    engine.docker("start", deployed.container(3))
-    wait_until(
-        lambda: any(machine_of(i) == "core-03" for i in cluster.registered_backends(deployed)),
-        180,
-        "core-03's app server to register again",
-        interval=1,
-    )
-    via = swarm.manager(deployed, 3)
-    assert {n.hostname: n.status for n in swarm.swarm_nodes(deployed, via)}["core-03"] == "ready"
-    wait_until(
-        lambda: any(machine_of(i) == "core-03" for i in served_by(deployed.url, 6)),
-        30,
-        "a request served on core-03",
-        interval=0.5,
-    )
-    wait_until(
-        lambda: "etcd members (3 of 3 healthy)" in cluster_status.inside_status(deployed)[0],
-        120,
-        "etcd-3 to be healthy again",
-        interval=1,
-    )
-
-
-def test_a_rolling_update_of_web_to_a_new_tag_under_load_fails_no_request(
-    deployed: Cluster,
+def test_core_03_started_again_rejoins_and_gets_traffic_again(
+    deployed: Cluster, cluster_env: ClusterEnv
 ) -> None:
-    host = nodes.registry_address(deployed)
-    engine.docker("tag", images.APP_IMAGE, f"{host}/{images.APP_REPOSITORY}:rolling")
-    release.push(f"{host}/{images.APP_REPOSITORY}:rolling")
-    before = set(cluster.registered_backends(deployed))
-    via = swarm.manager(deployed, 3)
-    image = f"{nodes.REGISTRY_ALIAS}/{images.APP_REPOSITORY}:rolling"
-    with Load(deployed.url + "/", threads=4) as load:
+    stop_core_03(deployed, cluster_env.lease_ttl)
+    start_core_03(deployed)  # `docker start`, then: ready, registered, served, etcd-3 healthy
+
+
+# What a new app version must leave running: the proxy (host-mode port, so stop-first), the DNS,
+# the database's DNS records, etcd and the database.
+KEPT = ("proxy", "dns", "register-db", "etcd-1", "etcd-2", "etcd-3", "db")
+
+
+def running_tasks(c: Cluster, services: tuple[str, ...]) -> dict[str, set[str]]:
+    via = swarm.manager(c, 3)
+    return {s: {t.task_id for t in swarm.tasks(c, via, s, running_only=True)} for s in services}
+
+
+@pytest.fixture
+def new_app_version(app_image: dict[str, str]) -> Iterator[str]:
+    """A new version of the app image on the host engine: the current build with one more label
+    (another image ID and digest, the same infra inputs), tagged ``sampleapp:rolling-<pid>``."""
+    tag = f"{images.APP_REPOSITORY}:rolling-{os.getpid()}"
+    engine.docker(
+        "build",
+        "--quiet",
+        "--tag",
+        tag,
+        "-",
+        input=f"FROM {images.APP_IMAGE}\nLABEL org.sampleapp.test.version={tag}\n",
+    )
+    yield tag
+    engine.docker("rmi", tag, check=False)
+
+
+def test_cluster_deploy_of_a_new_app_version_under_load_fails_no_request(
+    serving: Cluster, new_app_version: str
+) -> None:
+    """`cluster deploy --image` rolls web (start-first) and runs migrate; the proxy, the DNS and
+    etcd keep their tasks, so nothing of the path a request takes is restarted."""
+    before = set(cluster.registered_backends(serving))
+    kept = running_tasks(serving, KEPT)
+    with Load(serving.url + "/", threads=4) as load:
         load.wait_for(20)
-        nodes.node_docker(
-            deployed, via, "service", "update", "--detach", "--image", image, "sampleapp_web"
-        )
-        wait_until(
-            lambda: swarm.services(deployed, via)["web"].update == "completed",
-            300,
-            "the rolling update of web to complete",
-            interval=1,
-        )
+        cluster.deploy(Progress(), timeout=300, image=new_app_version)
         load.wait_for(20)
-    assert load.failures == []
-    spec = json.loads(nodes.node_docker(deployed, via, "service", "inspect", "sampleapp_web"))
-    assert spec[0]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith(image + "@")
-    after = set(cluster.registered_backends(deployed))
+    assert load.failures == [], f"{len(load.failures)} of {load.total} failed: {load.failures[:5]}"
+    via = swarm.manager(serving, 3)
+    spec = json.loads(nodes.node_docker(serving, via, "service", "inspect", "sampleapp_web"))
+    image = f"{nodes.REGISTRY_ALIAS}/{new_app_version}@"
+    assert spec[0]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith(image)
+    assert running_tasks(serving, KEPT) == kept
+    after = set(cluster.registered_backends(serving))
     assert len(after) == 3 and after.isdisjoint(before), (before, after)
-    assert set(served_by(deployed.url, 30)) == after
+    assert set(served_by(serving.url, 30)) == after
+
+
+def test_a_rollback_that_ended_before_the_deploy_is_history_not_a_stuck_update() -> None:
+    """The proxy is left alone by an app deploy, so the status of its last update stays: a
+    rollback of it from an earlier deploy must not fail every later `cluster deploy`."""
+    started = "2026-12-02T17:18:20.292709606Z"
+    at = dt.datetime.fromisoformat(started).timestamp()
+    rolled_back = {"State": "rollback_completed", "StartedAt": started}
+    assert swarm.update_state(rolled_back, since=at + 60) == ""
+    assert swarm.update_state(rolled_back, since=at - 60) == "rollback_completed"
+    assert swarm.update_state({"State": "paused", "StartedAt": started}, at + 60) == "paused"
+    assert swarm.update_state(None, at) == ""
 
 
 def test_destroy_leaves_no_node_network_or_volume_and_can_run_twice(deployed: Cluster) -> None:
