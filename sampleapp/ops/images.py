@@ -383,10 +383,8 @@ def prune_superseded_images() -> int:
     ]
 
     def dangling() -> set[str]:
-        found: set[str] = set()
-        for label in filters:
-            found |= set(docker("images", "-q", "--filter=dangling=true", label).split())
-        return found
+        query = ("images", "-q", "--filter=dangling=true")
+        return {ref for label in filters for ref in docker(*query, label).split()}
 
     before = dangling()
     for label in filters:
