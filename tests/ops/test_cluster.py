@@ -100,6 +100,11 @@ def evidence(c: Cluster, machine: str = "core-03") -> str:
                 timeout=30,
             )
             lines.append(f"--- last log lines of {container}:\n{logs.stdout}{logs.stderr}")
+        own = nodes.node_docker(c, index, "info", "--format", "{{json .Swarm}}", check=False)
+        lines.append(f"--- {machine}'s own view of the swarm: {own}")
+    # The machine's inner dockerd logs to the node container's output: why its agent is down.
+    inner = engine.run(["docker", "logs", "--tail", "60", c.container(index)], check=False)
+    lines.append(f"--- last lines of {machine}'s dockerd:\n{inner.stdout}{inner.stderr}")
     lines.append(f"--- status from inside:\n{cluster_status.inside_status(c)[0]}")
     return "\n".join(lines)
 
