@@ -34,7 +34,7 @@ from bench.measure import free_port, page_rows, sign_in, timed
 from bench.report import percentile, table, write_section
 from sampleapp.ops import cluster, engine, images, nodes, swarm
 from sampleapp.progress import Progress
-from tests.support.docker import free_cluster_subnet
+from tests.support.docker import free_cluster_subnet, new_app_version
 
 DURATION = 10
 CONNECTIONS = (1, 8)
@@ -146,15 +146,7 @@ KEPT = ("proxy", "dns", "register-db", "etcd-1", "etcd-2", "etcd-3", "db")
 
 def new_version(c: nodes.Cluster, url: str, progress: Progress) -> list[str]:
     """`cluster deploy --image` of a new app version under load: what the clients saw."""
-    tag = f"{images.APP_REPOSITORY}:bench-{os.getpid()}"
-    engine.docker(
-        "build",
-        "--quiet",
-        "--tag",
-        tag,
-        "-",
-        input=f"FROM {images.APP_IMAGE}\nLABEL org.sampleapp.bench.version={tag}\n",
-    )
+    tag = new_app_version(f"{images.APP_REPOSITORY}:bench-{os.getpid()}")
 
     def running() -> dict[str, set[str]]:
         return {

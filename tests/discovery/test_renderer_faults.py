@@ -70,6 +70,14 @@ def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
 
 
+def register(client: EtcdClient, pool: dict[str, str], ttl: int = 60) -> int:
+    """Put every entry of ``pool`` under one new lease, as servers registering do; its id."""
+    lease = client.grant(ttl)
+    for key, address in pool.items():
+        client.put(key, address, lease=lease)
+    return lease
+
+
 def seen_empty(status: dict[str, Any]) -> bool:
     """The renderer has seen etcd list no server: it holds the pool (or, unfixed, dropped it)."""
     return bool(status.get("holding")) or not status["servers"]
@@ -156,18 +164,14 @@ def test_every_lease_revoked_at_once_under_load_fails_no_request(
     # The hold-down's length is not what is tested: long enough for a busy machine.
     renderer = start_renderer("revoked", etcd.env_endpoints, keys, RENDER_HOLD_DOWN="60")
     pool = {f"{keys}web-{i}": backends[i % 2].address for i in range(3)}
-    lease = etcd_client.grant(60)
-    for key, address in pool.items():
-        etcd_client.put(key, address, lease=lease)
+    lease = register(etcd_client, pool)
     renderer.wait_for_servers(3)
     with Load(renderer.url + "/healthz") as load:
         load.wait_for(20)
         etcd_client.revoke(lease)  # every registration gone in one revision
         renderer.wait_for_status(seen_empty, "the renderer to see no server in etcd")
         load.wait_for(50)
-        lease = etcd_client.grant(60)
-        for key, address in pool.items():  # the servers register again
-            etcd_client.put(key, address, lease=lease)
+        lease = register(etcd_client, pool)  # the servers register again
         renderer.wait_for_status(
             lambda s: len(s["servers"]) == 3 and not s.get("holding"),
             "the pool to be followed again",
@@ -188,15 +192,11 @@ def test_etcd_frozen_past_the_lease_ttl_and_resumed_fails_no_request(
     )
     pool = {f"/services/app/web-{i}": backends[i % 2].address for i in range(3)}
     with EtcdClient(frozen_etcd.endpoints) as client:
-        lease = client.grant(60)
-        for key, address in pool.items():
-            client.put(key, address, lease=lease)
+        lease = register(client, pool)
         renderer.wait_for_servers(3)
         with Load(renderer.url + "/healthz") as load:
             load.wait_for(20)
-            short = client.grant(TTL)  # nobody keeps it alive: it runs out during the freeze
-            for key, address in pool.items():
-                client.put(key, address, lease=short)
+            register(client, pool, TTL)  # nobody keeps it alive: it runs out during the freeze
             os.killpg(member.process.pid, signal.SIGSTOP)
             try:
                 time.sleep(TTL + 2)  # the fault itself: etcd frozen past the lease TTL
@@ -204,9 +204,7 @@ def test_etcd_frozen_past_the_lease_ttl_and_resumed_fails_no_request(
                 os.killpg(member.process.pid, signal.SIGCONT)
             renderer.wait_for_status(seen_empty, "etcd to expire the leases after the freeze")
             load.wait_for(50)
-            lease = client.grant(60)
-            for key, address in pool.items():  # the servers register again
-                client.put(key, address, lease=lease)
+            lease = register(client, pool)  # the servers register again
             renderer.wait_for_status(
                 lambda s: len(s["servers"]) == 3 and not s.get("holding"), "the pool followed again"
             )

@@ -32,6 +32,7 @@ from sampleapp.ops.nodes import Cluster
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
 from tests.ops.conftest import ClusterEnv
+from tests.support import docker as support_docker
 from tests.support import site
 from tests.support.docker import free_cluster_subnet
 from tests.support.etcd import wait_until
@@ -445,15 +446,7 @@ def running_tasks(c: Cluster, services: tuple[str, ...]) -> dict[str, set[str]]:
 def new_app_version(app_image: dict[str, str]) -> Iterator[str]:
     """A new version of the app image on the host engine: the current build with one more label
     (another image ID and digest, the same infra inputs), tagged ``sampleapp:rolling-<pid>``."""
-    tag = f"{images.APP_REPOSITORY}:rolling-{os.getpid()}"
-    engine.docker(
-        "build",
-        "--quiet",
-        "--tag",
-        tag,
-        "-",
-        input=f"FROM {images.APP_IMAGE}\nLABEL org.sampleapp.test.version={tag}\n",
-    )
+    tag = support_docker.new_app_version(f"{images.APP_REPOSITORY}:rolling-{os.getpid()}")
     yield tag
     engine.docker("rmi", tag, check=False)
 

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from sampleapp.ops import build_context, engine
+from sampleapp.ops import build_context, engine, images
 
 # Third octets under 10.213.0.0/16: Compose stacks take 100 and up, clusters 62-99, so a test
 # stack and a test cluster never ask for the same /24.
@@ -42,3 +42,17 @@ def copy_build_context(target: Path, root: Path = build_context.REPO) -> Path:
         (target / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / path, target / path)
     return target
+
+
+def new_app_version(tag: str) -> str:
+    """A new version of the app image on the host engine, tagged ``tag``: the current build with
+    one more label (another image ID and digest, the same infra inputs)."""
+    engine.docker(
+        "build",
+        "--quiet",
+        "--tag",
+        tag,
+        "-",
+        input=f"FROM {images.APP_IMAGE}\nLABEL org.sampleapp.version-of-test={tag}\n",
+    )
+    return tag
