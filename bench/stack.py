@@ -28,7 +28,7 @@ from bench.report import table, write_section
 from sampleapp.ops import compose, engine, images, stack
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
-from tests.support.docker import copy_build_context, free_subnet
+from tests.support.docker import copy_build_context, free_subnet, new_app_version
 
 DURATION = 10
 CONNECTIONS = (1, 8)
@@ -67,6 +67,43 @@ def app_change_row(base: str, progress: Progress, workdir: Path) -> list[object]
         engine.docker("tag", previous, images.APP_IMAGE)
         engine.docker("rmi", previous)
         stack.up(stack.Options(replicas=3, build=False), progress)
+
+
+def proxy_rows(base: str, progress: Progress) -> list[list[object]]:
+    """A new proxy two ways: Compose's own recreate (stop-first), then ``up`` with a new infra
+    image (the new proxy binds the port beside the old one in edge's namespace)."""
+    env = compose.environment(
+        {
+            **images.resolve_bases(progress),
+            "SAMPLEAPP_IMAGE": images.APP_IMAGE,
+            "SAMPLEAPP_INFRA_IMAGE": images.ensure_infra_image(),
+        }
+    )
+    rows = [
+        under_load(
+            base,
+            "Compose alone recreating the proxy (`up --force-recreate proxy`: stop-first)",
+            lambda: compose.compose(
+                "up", "-d", "--no-build", "--no-deps", "--force-recreate", "proxy", env=env
+            ),
+        )
+    ]
+    stack.up(stack.Options(replicas=3, build=False), progress)
+    infra = new_app_version("sampleapp-bench/infra:new")
+    os.environ["SAMPLEAPP_INFRA_IMAGE"] = infra
+    try:
+        rows.append(
+            under_load(
+                base,
+                "`up` with a new infra image (proxy handed over; dns, db-dns recreated)",
+                lambda: stack.up(stack.Options(replicas=3, build=False), progress),
+            )
+        )
+    finally:
+        del os.environ["SAMPLEAPP_INFRA_IMAGE"]
+        stack.up(stack.Options(replicas=3, build=False), progress)
+        engine.docker("rmi", infra, check=False)
+    return rows
 
 
 def kill_row(base: str, progress: Progress) -> list[object]:
@@ -134,6 +171,7 @@ def main() -> None:
                 lambda: stack.up(stack.Options(replicas=3), progress),
             ),
             app_change_row(base, progress, secrets_dir),
+            *proxy_rows(base, progress),
             kill_row(base, progress),
         ]
         proxy = compose.containers("proxy")[0]

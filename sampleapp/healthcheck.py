@@ -2,16 +2,18 @@
 
 One image runs every role, so the check reads the role from PID 1's command line (the container's
 ``sampleapp <role>``; for ``web``, the supervisor whose gunicorn child binds the ``--host`` and
-``--port`` given there) and tests the real thing: an app server's ``/readyz``, nginx answering on
-the proxy port, the DNS server answering a query, the database's record present in etcd. It exits
-0 when healthy and 1 with one line saying why otherwise, which ``docker inspect`` shows. It runs
-every few seconds in every container, so it imports only what its role needs and uses the
-standard library's HTTP client.
+``--port`` given there) and tests the real thing: an app server's ``/readyz``, the proxy's
+nginx answering on its control socket, the DNS server answering a query, the database's record
+present in etcd. It exits 0 when healthy and 1 with one line saying why otherwise, which
+``docker inspect`` shows. It runs every few seconds in every container, so it imports only what
+its role needs and uses the standard library's HTTP client.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -54,6 +56,20 @@ def http_status(url: str, timeout: float = 4.0) -> int:
         return int(exc.code)
 
 
+def unix_http_status(path: Path, target: str, timeout: float = 4.0) -> int:
+    """The status of ``GET target`` from an HTTP server on the unix socket ``path``."""
+    connection = http.client.HTTPConnection("localhost", timeout=timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+        connection.sock = sock
+        connection.request("GET", target)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
 def check(words: list[str], env: Mapping[str, str]) -> str:
     """Raise with the reason when unhealthy; return what was checked when healthy."""
     name = words[0]
@@ -64,8 +80,17 @@ def check(words: list[str], env: Mapping[str, str]) -> str:
             raise RuntimeError(f"{url} answered {status}")
         return f"{name}: {url} 200"
     if name in ("proxy", "renderer"):
-        port = env.get("NGINX_LISTEN", "80").rpartition(":")[2]
-        return f"proxy: nginx answered {http_status(f'http://127.0.0.1:{port}/healthz')}"
+        # This container's own nginx, on its control socket: the public port may be shared with
+        # the proxy this one replaces (NGINX_REUSEPORT), which would answer for it. nginx runs
+        # only once it holds every listener, so an answer here means the port is bound too.
+        from sampleapp.discovery import config
+        from sampleapp.discovery.nginx import CONTROL_SOCKET
+
+        control = config.renderer_settings(env).runtime_dir / CONTROL_SOCKET
+        status = unix_http_status(control, "/generation")
+        if status != 200:
+            raise RuntimeError(f"nginx answered {status} on {control}")
+        return f"proxy: nginx answered 200 on {control}"
     if name == "dns":
         from dnslib import DNSRecord
 

@@ -50,6 +50,7 @@ class RendererSettings:
     etcd: EtcdSettings
     prefix: str
     listen: str
+    reuseport: bool  # another nginx may listen on the same port (a proxy handing over)
     template: Path
     unavailable_page: Path
     static_root: Path
@@ -136,7 +137,9 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
     NGINX_MIME_TYPES, NGINX_USER (unset), RENDER_DEBOUNCE (0.25 s: a burst of changes quiet for
     that long gives one reload), RENDER_HOLD_DOWN (10 s: when etcd suddenly lists no app server,
     as when a frozen etcd returns and expires every lease at once, nginx keeps the last pool that
-    long while the servers register again; any server registered ends it; 0 disables it)."""
+    long while the servers register again; any server registered ends it; 0 disables it),
+    NGINX_REUSEPORT (0; 1 lets a new proxy bind the port beside the old one while it takes over,
+    as in the Compose stack, where both share one network namespace)."""
     listen = env.get("NGINX_LISTEN", "80")
     split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_LISTEN")
     nginx_bin = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
@@ -145,6 +148,7 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
         etcd=etcd_settings(env),
         prefix=_prefix(env, "SERVICES_PREFIX", "/services/app/"),
         listen=listen,
+        reuseport=_switch(env, "NGINX_REUSEPORT"),
         template=Path(env.get("NGINX_TEMPLATE") or conf_dir / "nginx.conf.j2"),
         unavailable_page=Path(env.get("NGINX_UNAVAILABLE_PAGE") or conf_dir / "503.html"),
         static_root=Path(env.get("NGINX_STATIC_ROOT", "/usr/src/app/public")),
@@ -217,6 +221,14 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     if value < minimum:
         raise ConfigError(f"{name} is {raw!r}, expected a number of at least {minimum}: fix {name}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """``name`` set to 1 or 0 (unset: 0)."""
+    value = env.get(name, "0").strip()
+    if value not in ("0", "1", ""):
+        raise ConfigError(f"{name} must be 1 or 0, not {value!r}")
+    return value == "1"
 
 
 def _prefix(env: Mapping[str, str], name: str, default: str) -> str:

@@ -86,6 +86,7 @@ def render(settings: config.RendererSettings, servers: list[Server], generation:
     return template.render(
         servers=[asdict(s) for s in servers],
         listen=settings.listen,
+        reuseport=settings.reuseport,
         static_root=settings.static_root,
         runtime_dir=settings.runtime_dir,
         access_log=settings.access_log,

@@ -9,10 +9,12 @@ nothing but what differs.
 
 What differs is rolled without a failed request. The image build is skipped when its inputs did
 not change (see ``images``), and proxy, dns and db-dns run the infra image, which an app-only
-change leaves as it was. The app servers are replaced here rather than by Compose, whose v1.29
-recreates every container of a service at once, each stopped before its successor starts: N new
-servers start beside the old ones, and once they are healthy and registered the old ones stop
-one at a time (SIGTERM: each withdraws its key and drains before gunicorn stops). migrate runs
+change leaves as it was. The app servers and the proxy are replaced here rather than by Compose,
+whose v1.29 recreates every container of a service at once, each stopped before its successor
+starts: the new containers start beside the old ones, and once they are ready the old ones stop
+one at a time (SIGTERM: an app server withdraws its key and drains before gunicorn stops; the
+proxy's nginx, which shares the published port with its successor in edge's network namespace,
+stops accepting and finishes its requests). migrate runs
 again only when its image or configuration changed, or its last run failed, and always before
 new servers start.
 """
@@ -153,11 +155,17 @@ class Target:
         return container.config_hash == self.config_hash and container.image == self.image
 
 
+# The services ``up`` converges itself, and the image variable each runs.
+ROLLED = {"migrate": "SAMPLEAPP_IMAGE", "web": "SAMPLEAPP_IMAGE", "proxy": "SAMPLEAPP_INFRA_IMAGE"}
+
+
 def targets(env: dict[str, str]) -> dict[str, Target]:
-    """service -> Target, for the services ``up`` converges itself (migrate, web)."""
+    """service -> Target, for the services in ROLLED."""
     hashes = compose.config_hashes(env)
-    image = image_id(env["SAMPLEAPP_IMAGE"]) or ""
-    return {service: Target(hashes.get(service, ""), image) for service in ("migrate", "web")}
+    return {
+        service: Target(hashes.get(service, ""), image_id(env[variable]) or "")
+        for service, variable in ROLLED.items()
+    }
 
 
 def run_migrate(target: Target, env: dict[str, str], progress: Progress, timeout: float) -> None:
@@ -171,40 +179,50 @@ def run_migrate(target: Target, env: dict[str, str], progress: Progress, timeout
     wait_completed("migrate", progress, timeout)
 
 
-def wait_ready(ids: set[str], progress: Progress, timeout: float) -> None:
-    """Until each of these web containers is healthy and registered in etcd."""
+def wait_ready(service: str, ids: set[str], progress: Progress, timeout: float) -> None:
+    """Until each of these containers of ``service`` is healthy (web: and registered in etcd)."""
+    what = "healthy and registered" if service == "web" else "healthy"
     with progress.waiting(
-        f"Waiting for {len(ids)} new app servers to be healthy and registered"
+        f"Waiting for {len(ids)} new {service} container(s) to be {what}"
     ) as ticker:
         while True:
-            found = [c for c in containers("web") if c.id in ids]
+            found = [c for c in containers(service) if c.id in ids]
             crashed = [c for c in found if c.state == "exited"]
             if crashed:
                 raise _failure(
-                    "web", crashed, "exited while starting (the old servers still serve)"
+                    service, crashed, "exited while starting (the old containers still serve)"
                 )
             if len(found) < len(ids):
                 lost = len(ids) - len(found)
-                raise _failure("web", found, f"lost {lost} new container(s) while they started")
-            registered = set(registered_backends())
-            ready = {c.id for c in found if c.ok} & registered
+                raise _failure(service, found, f"lost {lost} new container(s) while they started")
+            ready = {c.id for c in found if c.ok}
+            if service == "web":
+                ready &= set(registered_backends())
             if ready == ids:
                 return
             if ticker.elapsed > timeout:
                 late = [c for c in found if c.id not in ready]
-                raise _failure(
-                    "web", late, f"was not healthy and registered within {timeout:.0f} s"
-                )
+                raise _failure(service, late, f"was not {what} within {timeout:.0f} s")
             ticker.tick(f"{len(ready)} of {len(ids)} ready")
             time.sleep(1)
 
 
-def roll_web(
-    replicas: int, target: Target, env: dict[str, str], progress: Progress, timeout: float
+def roll(
+    service: str,
+    replicas: int,
+    target: Target,
+    env: dict[str, str],
+    progress: Progress,
+    timeout: float,
 ) -> None:
-    """``replicas`` app servers of the target image and config, without a failed request."""
+    """``replicas`` containers of ``service`` of the target image and config, without a failed
+    request: the new ones start beside the old, which stop once the new are ready.
+
+    For web, each old server withdraws its key and drains on SIGTERM before gunicorn stops. For
+    the proxy, the new nginx binds the port beside the old one in edge's network namespace
+    (NGINX_REUSEPORT), and the old one's queued connections pass to it as it stops."""
     scale = ("up", "-d", "--no-build", "--no-deps", "--no-recreate", "--scale")
-    found = containers("web")
+    found = containers(service)
     stale = [c for c in found if not target.current(c)]
     for c in stale:
         if c.state != "running":  # serves nothing: nothing to hand over
@@ -214,22 +232,23 @@ def roll_web(
     if stale:
         wanted = max(replicas, len(current))
         progress.step(
-            f"Rolling web: {wanted - len(current)} new app server(s) start beside the "
+            f"Rolling {service}: {wanted - len(current)} new container(s) start beside the "
             f"{len(stale)} running an older image or configuration"
         )
-        compose.compose(*scale, f"web={len(stale) + wanted}", "web", env=env)
-        new = {c.id for c in containers("web") if target.current(c)}
-        wait_ready(new, progress, timeout)
-        grace = compose.stop_grace_seconds("web")
+        compose.compose(*scale, f"{service}={len(stale) + wanted}", service, env=env)
+        new = {c.id for c in containers(service) if target.current(c)}
+        wait_ready(service, new, progress, timeout)
+        grace = compose.stop_grace_seconds(service)
         for c in stale:
-            progress.step(f"Stopping {c.name} (it withdraws, drains, then stops)")
+            progress.step(f"Stopping {c.name} (it hands over, drains, then stops)")
             docker("stop", "-t", str(round(grace)), c.id, timeout=grace + 60)
             docker("rm", "--force", c.id)
     else:
-        progress.step("Starting web")
-    compose.compose(*scale, f"web={replicas}", "web", env=env)
-    wait_healthy("web", progress, timeout, count=replicas)
-    wait_registered(replicas, progress, timeout)
+        progress.step(f"Starting {service}")
+    compose.compose(*scale, f"{service}={replicas}", service, env=env)
+    wait_healthy(service, progress, timeout, count=replicas)
+    if service == "web":
+        wait_registered(replicas, progress, timeout)
 
 
 def up(options: Options, progress: Progress | None = None) -> str:
@@ -261,9 +280,9 @@ def up(options: Options, progress: Progress | None = None) -> str:
     wait_healthy("db-dns", progress, t)
     wanted = targets(env)
     run_migrate(wanted["migrate"], extra, progress, t)
-    roll_web(options.replicas, wanted["web"], extra, progress, t)
-    start("proxy", args=("--no-deps",))
-    wait_healthy("proxy", progress, t)
+    roll("web", options.replicas, wanted["web"], extra, progress, t)
+    start("edge", args=("--no-deps",))
+    roll("proxy", 1, wanted["proxy"], extra, progress, t)
     base = url(env)
     wait_serving(base, progress, t)
     pruned = images.prune_superseded_images()

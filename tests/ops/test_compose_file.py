@@ -44,9 +44,8 @@ def test_every_long_running_service_has_a_real_healthcheck_with_a_start_period(c
         assert check, f"{name} has no healthcheck"
         assert "start_period" in check, f"{name}'s healthcheck has no start_period"
         test = " ".join(check["test"]) if isinstance(check["test"], list) else check["test"]
-        assert re.search(r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck", test), (
-            f"{name}'s healthcheck does not test the real thing: {test}"
-        )
+        real = r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck|create_connection"
+        assert re.search(real, test), f"{name}'s healthcheck does not test the real thing: {test}"
 
 
 def test_every_depends_on_uses_the_long_form_with_a_health_or_completion_condition(compose):
@@ -54,7 +53,12 @@ def test_every_depends_on_uses_the_long_form_with_a_health_or_completion_conditi
         for dependency, rule in (service.get("depends_on") or {}).items():
             assert isinstance(rule, dict), f"{name} -> {dependency} uses the short form"
             expected = (
-                "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+                "service_completed_successfully"
+                if dependency in ONE_SHOT
+                # edge is healthy once the proxy in its namespace listens: the proxy cannot wait.
+                else "service_started"
+                if (name, dependency) == ("proxy", "edge")
+                else "service_healthy"
             )
             assert rule["condition"] == expected, f"{name} -> {dependency}: {rule}"
 
@@ -83,10 +87,17 @@ def test_credentials_come_from_git_ignored_secret_files_through_file_variables(c
     assert not re.search(r"POSTGRES_PASSWORD:\s", text), "a password value is written in the file"
 
 
-def test_only_the_proxy_publishes_a_port_and_only_on_loopback(compose):
-    published = {name: s["ports"] for name, s in compose["services"].items() if s.get("ports")}
-    assert list(published) == ["proxy"]
-    assert all(str(p).startswith("127.0.0.1:") for p in published["proxy"])
+def test_only_edge_publishes_a_port_only_on_loopback_and_the_proxy_runs_in_its_namespace(compose):
+    """edge holds the port and never changes with a release; proxies come and go inside it."""
+    services = compose["services"]
+    published = {name: s["ports"] for name, s in services.items() if s.get("ports")}
+    assert list(published) == ["edge"]
+    assert all(str(p).startswith("127.0.0.1:") for p in published["edge"])
+    assert services["proxy"]["network_mode"] == "service:edge"
+    assert services["proxy"]["environment"]["NGINX_REUSEPORT"] == "1"
+    assert services["edge"]["sysctls"] == {"net.ipv4.tcp_migrate_req": 1}
+    assert "SAMPLEAPP_INFRA_IMAGE" not in services["edge"]["image"]
+    assert "SAMPLEAPP_IMAGE" not in services["edge"]["image"]
 
 
 def test_two_networks_keep_the_proxy_away_from_the_database(compose):
@@ -94,7 +105,7 @@ def test_two_networks_keep_the_proxy_away_from_the_database(compose):
         found = compose["services"][name]["networks"]
         return set(found if isinstance(found, list) else found.keys())
 
-    assert networks("proxy").isdisjoint(networks("db"))
+    assert networks("edge").isdisjoint(networks("db"))
     assert {"front", "back"} <= networks("web")
     assert compose["networks"]["back"].get("internal") is True
 
@@ -187,9 +198,8 @@ def test_every_long_running_stack_service_has_a_healthcheck_and_a_restart_policy
             continue
         assert "start_period" in check, f"{name}'s healthcheck has no start_period"
         test = " ".join(check["test"])
-        assert re.search(r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck", test), (
-            f"{name}'s healthcheck does not test the real thing: {test}"
-        )
+        real = r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck|create_connection"
+        assert re.search(real, test), f"{name}'s healthcheck does not test the real thing: {test}"
         assert service["deploy"]["restart_policy"]["condition"] == "any", name
 
 

@@ -24,6 +24,7 @@ from sampleapp.ops import compose, engine, images, stack
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
 from tests.ops.conftest import StackEnv, project_resources
+from tests.support import docker as support_docker
 from tests.support import site
 from tests.support.docker import copy_build_context, free_subnet
 from tests.support.etcd import free_port, wait_until
@@ -212,7 +213,7 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
             load.wait_for(40)
         assert load.failures == [], failed(load)
         after = containers_by_service()
-        for service in ("db", "etcd", "dns", "db-dns", "proxy"):
+        for service in ("db", "etcd", "dns", "db-dns", "edge", "proxy"):
             assert after[service] == before[service], f"{service} was replaced"
         assert len(after["web"]) == 3 and after["web"].isdisjoint(before["web"])
         assert after["migrate"] != before["migrate"], "migrate did not run on the new image"
@@ -225,6 +226,35 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
         engine.docker("tag", previous, images.APP_IMAGE)
         engine.docker("rmi", previous)
         stack.up(stack.Options(replicas=3, build=False), Progress())
+
+
+def test_a_new_proxy_takes_over_the_published_port_and_fails_no_request(
+    running_stack: StackEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new infra image (what proxy, dns and db-dns run): the new proxy binds the port beside
+    the old one in edge's network namespace before the old one stops. edge, which holds the
+    port, and the app servers stay."""
+    stack.up(stack.Options(replicas=3, build=False), Progress())
+    before = containers_by_service()
+    infra = support_docker.new_app_version(f"sampleapp-test/infra:{os.getpid()}")
+    try:
+        monkeypatch.setenv("SAMPLEAPP_INFRA_IMAGE", infra)
+        with Load(running_stack.url + "/", threads=4) as load:
+            load.wait_for(40)
+            stack.up(stack.Options(replicas=3, build=False), Progress())
+            load.wait_for(40)
+        assert load.failures == [], failed(load)
+        after = containers_by_service()
+        for service in ("dns", "db-dns", "proxy"):
+            assert after[service].isdisjoint(before[service]), f"{service} was not replaced"
+        assert len(after["proxy"]) == 1
+        for service in ("edge", "web", "db", "etcd"):
+            assert after[service] == before[service], f"{service} was replaced"
+        assert {c.image for c in compose.containers("proxy")} == {engine.image_id(infra)}
+    finally:  # back to the infra image `up` chooses, rolled the same way
+        monkeypatch.delenv("SAMPLEAPP_INFRA_IMAGE")
+        stack.up(stack.Options(replicas=3, build=False), Progress())
+        engine.docker("rmi", infra, check=False)
 
 
 def test_a_service_that_cannot_start_is_named_with_its_log_tail(
