@@ -68,6 +68,7 @@ def unix_http_status(path: Path, target: str, timeout: float = 4.0) -> int:
         return connection.getresponse().status
     finally:
         connection.close()
+        sock.close()
 
 
 def check(words: list[str], env: Mapping[str, str]) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sampleapp import healthcheck
 from sampleapp.discovery import config
 from sampleapp.discovery.etcd import EtcdClient
 from tests.discovery.conftest import StartRenderer, StartServer
@@ -114,3 +115,14 @@ def test_a_template_that_nginx_rejects_leaves_the_last_good_config_serving(
     status = renderer.wait_for_servers(3)
     assert status["last_error"] == "" and "third" in renderer.config()
     assert renderer.nginx_pid == pid
+
+
+def test_the_healthcheck_asks_this_proxys_own_nginx_on_its_control_socket(
+    etcd: EtcdCluster, start_renderer: StartRenderer, tmp_path: Path
+) -> None:
+    """Not the public port, which a proxy handing over shares with its successor."""
+    renderer = start_renderer("health", etcd.env_endpoints, prefix())
+    socket = renderer.runtime_dir / "control.sock"
+    assert healthcheck.check(["proxy"], renderer.env) == f"proxy: nginx answered 200 on {socket}"
+    with pytest.raises(FileNotFoundError):
+        healthcheck.check(["proxy"], {**renderer.env, "NGINX_RUNTIME_DIR": str(tmp_path)})

@@ -12,6 +12,7 @@ from sampleapp.discovery import config
 from sampleapp.discovery.keys import Server
 from sampleapp.discovery.nginx import Nginx
 from sampleapp.discovery.renderer import Renderer, render, servers_from
+from sampleapp.errors import ConfigError
 from tests.discovery.test_keys import HOSTILE_KEY
 from tests.support.nginx import require_nginx
 
@@ -63,6 +64,20 @@ def test_the_thesis_server_block_is_kept(settings: config.RendererSettings) -> N
         "proxy_redirect off;",
     ):
         assert line in text
+
+
+def test_a_proxy_that_hands_over_shares_its_port_and_nginx_accepts_it(
+    settings: config.RendererSettings, tmp_path: Path
+) -> None:
+    """NGINX_REUSEPORT=1 (the Compose proxy): the next proxy may bind the same port meanwhile."""
+    assert "reuseport" not in render(settings, THREE)
+    env = {"NGINX_RUNTIME_DIR": str(settings.runtime_dir), "NGINX_REUSEPORT": "1"}
+    shared = config.renderer_settings(env)
+    text = render(dataclasses.replace(shared, nginx_bin=settings.nginx_bin), THREE)
+    assert f"listen {shared.listen} reuseport;" in text
+    assert nginx_accepts(settings, text) == ""
+    with pytest.raises(ConfigError, match="NGINX_REUSEPORT must be 1 or 0, not 'yes'"):
+        config.renderer_settings({**env, "NGINX_REUSEPORT": "yes"})
 
 
 def test_with_no_server_there_is_no_upstream_and_the_app_location_answers_503(

@@ -4,7 +4,8 @@ The tests share one stack (``running_stack``) and run in file order, each leavin
 it apart from data they add. Traffic goes only to the proxy's published port on 127.0.0.1.
 ``up`` run again is tested as a person runs it, with the build, under a steady load: with nothing
 changed it touches no container; after an app-only change it replaces the app servers one by one
-and nothing else. Both fail no request.
+and nothing else; with a new infra image the new proxy takes the port over from the old one.
+None of them fails a request.
 """
 
 from __future__ import annotations
