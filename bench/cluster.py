@@ -10,8 +10,9 @@ Then core-03 is stopped (``docker stop``: its server withdraws and drains) and t
 (``docker kill``: its lease must expire) under a steady load, to see how long the proxy keeps
 sending it traffic, what the clients notice, and how long the machine takes to serve again once
 started. Last, a new app version (the build with one more label: another digest, the same infra
-inputs) is rolled out with ``cluster deploy --image`` under the same load: the failed requests,
-and which services got new tasks (only web and migrate should).
+inputs) is rolled out with ``cluster deploy --image`` under the same load and back: the failed
+requests, and which services got new tasks (only web and migrate should); then the same with a
+new proxy (other infra inputs), which rolls behind the edge.
 """
 
 from __future__ import annotations
@@ -141,17 +142,17 @@ def failover(c: nodes.Cluster, how: str, url: str) -> list[str]:
     ]
 
 
-KEPT = ("proxy", "dns", "register-db", "etcd-1", "etcd-2", "etcd-3", "db")
+SERVICES = ("edge", "proxy", "dns", "register-db", "etcd-1", "etcd-2", "etcd-3", "db", "web")
 
 
-def new_version(c: nodes.Cluster, url: str, progress: Progress) -> list[str]:
-    """`cluster deploy --image` of a new app version under load: what the clients saw."""
-    tag = new_app_version(f"{images.APP_REPOSITORY}:bench-{os.getpid()}")
+def new_version(c: nodes.Cluster, url: str, progress: Progress, *, new_infra: bool) -> list[str]:
+    """`cluster deploy --image` of a new app version under load (with ``new_infra``, one whose
+    infra inputs differ too, so the proxy rolls behind the edge), then of the current build
+    again: what the clients saw during both, and which services got new tasks."""
+    tag = new_app_version(f"{images.APP_REPOSITORY}:bench-{os.getpid()}", new_infra=new_infra)
 
     def running() -> dict[str, set[str]]:
-        return {
-            s: {t.task_id for t in swarm.tasks(c, 1, s, running_only=True)} for s in (*KEPT, "web")
-        }
+        return {s: {t.task_id for t in swarm.tasks(c, 1, s, running_only=True)} for s in SERVICES}
 
     before = running()
     try:
@@ -160,20 +161,22 @@ def new_version(c: nodes.Cluster, url: str, progress: Progress) -> list[str]:
             t0 = time.monotonic()
             cluster.deploy(progress, image=tag)
             took = time.monotonic() - t0
+            changed = running()
+            cluster.deploy(progress)
             time.sleep(3)
     finally:
-        engine.docker("rmi", tag, check=False)
-    after = running()
+        engine.docker("rmi", tag, *([images.infra_image(tag)] if new_infra else []), check=False)
     during = [(d, by) for s, d, by in tracker.outcomes if s >= t0]
     failed = [by for _, by in during if not by.startswith("core-")]
     latencies = [d * 1000 for d, _ in during]
+    what = "a new proxy (new infra inputs)" if new_infra else "a new app version"
     return [
-        "`cluster deploy --image` of a new app version",
+        f"`cluster deploy --image` of {what}, then back",
         f"{took:.0f} s",
         f"{len(failed)} of {len(during)}",
         f"{statistics.median(latencies):.0f} / {percentile(latencies, 99):.0f} / "
         f"{max(latencies):.0f} ms",
-        ", ".join(s for s in after if after[s] != before[s]) or "none",
+        ", ".join(s for s in SERVICES if changed[s] != before[s]) or "none",
     ]
 
 
@@ -211,7 +214,7 @@ def main() -> None:
             rows += page_rows(base, cookie, machines, CONNECTIONS, DURATION)
         web_on(c, 3, progress)
         failovers = [failover(c, how, base) for how in ("stop", "kill")]
-        rollout = new_version(c, base, progress)
+        rollouts = [new_version(c, base, progress, new_infra=n) for n in (False, True)]
     finally:
         cluster.destroy(progress)
     body = (
@@ -263,11 +266,14 @@ def main() -> None:
         "default) before nginx retries it elsewhere, past these clients' 30 s timeout (counted "
         "as failed when it happens); new requests only pay the 1 s connect timeout until the "
         "lease expires and the renderer drops the server.\n\n"
-        "A new app version under the same load (4 clients, a new connection per request): "
-        "`cluster deploy --image` pushes it, the stack names it by digest, and only web "
-        "(start-first, one machine at a time) and the migrate job change; the proxy, the DNS, "
-        "register-db, etcd and the database run the infra tag and the pinned bases, which did "
-        "not change, so they keep their tasks.\n\n"
+        "A new version under the same load (4 clients, a new connection per request), then the "
+        "current build again: `cluster deploy --image` pushes it and the stack names it by "
+        "digest. A new app version changes only web (start-first, one machine at a time) and "
+        "the migrate job; the edge, the proxy, the DNS, register-db, etcd and the database run "
+        "the infra tag and the pinned bases, which did not change, so they keep their tasks. "
+        "A new proxy (an image with other infra inputs) rolls start-first behind the edge, which "
+        'holds the port and keeps its task. "deploy took" is the first deploy; the failed '
+        "requests count both.\n\n"
         + table(
             [
                 "event",
@@ -276,7 +282,7 @@ def main() -> None:
                 "p50 / p99 / max",
                 "services with new tasks",
             ],
-            [rollout],
+            rollouts,
         )
     )
     print(body)

@@ -51,6 +51,7 @@ class RendererSettings:
     prefix: str
     listen: str
     reuseport: bool  # another nginx may listen on the same port (a proxy handing over)
+    proxy_protocol: bool  # connections arrive through a relay that names the client first
     template: Path
     unavailable_page: Path
     static_root: Path
@@ -139,7 +140,9 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
     as when a frozen etcd returns and expires every lease at once, nginx keeps the last pool that
     long while the servers register again; any server registered ends it; 0 disables it),
     NGINX_REUSEPORT (0; 1 lets a new proxy bind the port beside the old one while it takes over,
-    as in the Compose stack, where both share one network namespace)."""
+    as in the Compose stack, where both share one network namespace), NGINX_PROXY_PROTOCOL (0;
+    1 when every connection comes through a relay that sends a PROXY protocol header first, as
+    the cluster's edge does: nginx then takes the client's address from it)."""
     listen = env.get("NGINX_LISTEN", "80")
     split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_LISTEN")
     nginx_bin = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
@@ -149,6 +152,7 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
         prefix=_prefix(env, "SERVICES_PREFIX", "/services/app/"),
         listen=listen,
         reuseport=_switch(env, "NGINX_REUSEPORT"),
+        proxy_protocol=_switch(env, "NGINX_PROXY_PROTOCOL"),
         template=Path(env.get("NGINX_TEMPLATE") or conf_dir / "nginx.conf.j2"),
         unavailable_page=Path(env.get("NGINX_UNAVAILABLE_PAGE") or conf_dir / "503.html"),
         static_root=Path(env.get("NGINX_STATIC_ROOT", "/usr/src/app/public")),

@@ -87,6 +87,7 @@ def render(settings: config.RendererSettings, servers: list[Server], generation:
         servers=[asdict(s) for s in servers],
         listen=settings.listen,
         reuseport=settings.reuseport,
+        proxy_protocol=settings.proxy_protocol,
         static_root=settings.static_root,
         runtime_dir=settings.runtime_dir,
         access_log=settings.access_log,

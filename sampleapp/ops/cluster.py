@@ -7,10 +7,11 @@ build, or the host image given as ``--image``; a no-op when nothing changed), ru
 deploy`` of deploy/stack.yaml on those images pinned by digest, with the host's docker CLI on a
 manager's socket (a CLI older than 23.0 gets ``migrate`` as a one-shot service, not a replicated
 job), then waits for each service in the order a person would check, up to a 200 through the
-proxy: host mode on core-01's port 80, which the core-01 container maps to
-127.0.0.1:SAMPLEAPP_CLUSTER_PORT. A new app version changes only web's and migrate's image, so
-only they roll (web start-first); the proxy, the DNS and etcd keep running. Each step looks
-before it acts: a second ``create`` or ``deploy`` changes nothing.
+edge: host mode on core-01's port 80, which the core-01 container maps to
+127.0.0.1:SAMPLEAPP_CLUSTER_PORT, passing connections to the proxy. A new app version changes
+only web's and migrate's image, so only they roll (web start-first); the edge, the proxy, the DNS
+and etcd keep running, and a new proxy rolls start-first behind the edge. Each step looks before
+it acts: a second ``create`` or ``deploy`` changes nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ JOBS_CLI = (23, 0)  # docker/cli#2907: `mode: replicated-job` in stack files
 # Where an older CLI (Debian bookworm's docker.io 20.10) gets the stack file with the jobs made
 # one-shot services; written by `deploy`, never edited.
 ONE_SHOT_STACK_FILE = compose.REPO / "var" / "stack-one-shot.yaml"
+EDGE_CONF = compose.DEPLOY / "nginx" / "edge.conf"
 MAX_NODES = 9
 
 
@@ -185,6 +187,7 @@ def stack_environment(cluster: Cluster, env: dict[str, str], pushed: Pushed) -> 
     values = {
         **pushed.images,
         "SAMPLEAPP_SECRETS_DIR": str(secrets_dir().resolve()),
+        "SAMPLEAPP_NGINX_CONF_DIR": str(EDGE_CONF.parent),
         **{f"SAMPLEAPP_CORE_{i:02d}_ADDR": cluster.address(i) for i in (1, 2, 3)},
     }
     # Always the images just pushed: the same variables name host-engine images for Compose.
@@ -224,7 +227,7 @@ def deploy(progress: Progress | None = None, timeout: float = 300, image: str | 
         wait_services(cluster, via, names, progress, timeout, since)
     wait_services(cluster, via, ("web",), progress, timeout, since)
     wait_registered(cluster, ready, progress, timeout)
-    wait_services(cluster, via, ("proxy",), progress, timeout, since)
+    wait_services(cluster, via, ("proxy", "edge"), progress, timeout, since)
     wait_serving(cluster, via, progress, timeout)
     email, password = DEMO_LOGIN
     progress.done(f"sampleapp is up at {cluster.url}  (sign in as {email} / {password})")

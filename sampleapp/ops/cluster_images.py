@@ -8,10 +8,10 @@ kinds of image, three rules. The app (web, migrate) is the current build under i
 commit tags, or a host image given to ``cluster deploy --image``; its tags move, so it is always
 pushed. proxy, dns and register-db run the infra tag of that app image
 (``sampleapp-infra:<hash of their inputs>``, see ``images.ensure_infra_image``), so a new app
-version leaves them running: the proxy's host-mode port makes its updates stop-first, a gap in
-service. etcd and PostgreSQL run their pinned bases. Those two tags name their content, so one
-the registry already has is not pushed again: a rebuild from the same inputs has another digest
-and would restart them for nothing.
+version leaves them running. etcd, PostgreSQL and the edge (the nginx holding the public port,
+whose host-mode port makes its own updates stop-first) run their pinned bases. Those tags name
+their content, so one the registry already has is not pushed again: a rebuild from the same
+inputs has another digest and would restart them for nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ from sampleapp.ops import engine, images, nodes, release, swarm
 from sampleapp.ops.nodes import Cluster
 from sampleapp.progress import Progress
 
+# The edge's nginx (deploy/nginx/edge.conf): only the cluster runs it, so only it resolves it.
+EDGE_BASE = images.Base(
+    "SAMPLEAPP_NGINX_IMAGE", "nginx:1.27-bookworm", "sampleapp-local/nginx:1.22", "nginx.Dockerfile"
+)
 # Pushed as <registry>/<name without its registry host>; the stack reads them from these variables.
-STACK_IMAGES = ("SAMPLEAPP_POSTGRES_IMAGE", "SAMPLEAPP_ETCD_IMAGE")
+STACK_IMAGES = ("SAMPLEAPP_POSTGRES_IMAGE", "SAMPLEAPP_ETCD_IMAGE", EDGE_BASE.variable)
 
 
 def registry_path(ref: str) -> str:
@@ -63,7 +67,8 @@ def app_pushes(app: str | None) -> list[tuple[str, str]]:
 def stack_sources(app: str | None, progress: Progress) -> dict[str, str]:
     """The host engine's image for every stack variable but the app's: the infra roles (proxy,
     dns, register-db) run the infra tag of the app image, which changes only with their own
-    inputs, so that a new app version leaves them running; etcd and PostgreSQL their bases."""
+    inputs, so that a new app version leaves them running; etcd, PostgreSQL and the edge their
+    pinned bases."""
     if app is None and not engine.image_exists(images.APP_IMAGE):
         images.build_app_image(progress)
     if app is not None and not engine.image_exists(app):
@@ -71,7 +76,7 @@ def stack_sources(app: str | None, progress: Progress) -> dict[str, str]:
             f"{app} is not an image on this engine: build it (`sampleapp image build`) or "
             f"`docker pull {app}`, then deploy again"
         )
-    bases = images.resolve_bases(progress)
+    bases = images.resolve_bases(progress, (*images.BASES, EDGE_BASE))
     return {
         "SAMPLEAPP_INFRA_IMAGE": images.ensure_infra_image(app or images.APP_IMAGE, progress),
         **{k: bases[k] for k in STACK_IMAGES},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import uuid
 from pathlib import Path
 
@@ -126,3 +127,37 @@ def test_the_healthcheck_asks_this_proxys_own_nginx_on_its_control_socket(
     assert healthcheck.check(["proxy"], renderer.env) == f"proxy: nginx answered 200 on {socket}"
     with pytest.raises(FileNotFoundError):
         healthcheck.check(["proxy"], {**renderer.env, "NGINX_RUNTIME_DIR": str(tmp_path)})
+
+
+def raw_request(port: int, data: bytes) -> bytes:
+    """What nginx on ``port`` sends back for ``data`` (all of it, until it closes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_behind_the_edge_nginx_takes_the_clients_address_from_the_proxy_protocol_header(
+    base_dir: Path,
+    etcd: EtcdCluster,
+    etcd_client: EtcdClient,
+    start_renderer: StartRenderer,
+    backend: AppServer,
+) -> None:
+    """NGINX_PROXY_PROTOCOL=1 (the cluster's proxy, behind the edge): the address the edge names
+    is the client's in the log and in X-Forwarded-For; a connection without the header is cut."""
+    watched = prefix()
+    renderer = start_renderer("relayed", etcd.env_endpoints, watched, NGINX_PROXY_PROTOCOL="1")
+    etcd_client.put(f"{watched}backend", backend.address, lease=etcd_client.grant(60))
+    renderer.wait_for_servers(1)
+    request = b"GET /healthz HTTP/1.0\r\nHost: relayed\r\n\r\n"
+    relayed = raw_request(renderer.port, b"PROXY TCP4 203.0.113.7 127.0.0.1 40123 80\r\n" + request)
+    assert relayed.startswith(b"HTTP/1.1 200"), relayed[:200]
+    assert b"X-Served-By: backend" in relayed
+    access_log = base_dir / "access-relayed.log"
+    wait_until(
+        lambda: "203.0.113.7 " in access_log.read_text(), 10, "the relayed request's log line"
+    )
+    assert raw_request(renderer.port, request) == b""

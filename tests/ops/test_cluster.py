@@ -6,7 +6,7 @@ units where the constraints say, requests on the three app servers, the example 
 machine stopped under load and started again, a new app version rolled out under load, and
 nothing left after destroy. Each test sets up the machine states it checks (``serving`` starts
 core-03 again if a test left it stopped; the rejoin test stops it first), so any one of them
-passes alone or in any order. Traffic goes only to the proxy's published port on 127.0.0.1 and
+passes alone or in any order. Traffic goes only to the edge's published port on 127.0.0.1 and
 to the project's containers.
 """
 
@@ -306,6 +306,7 @@ def test_tasks_run_where_the_constraints_say(serving: Cluster) -> None:
         if task.state in ("running", "complete"):
             where.setdefault(task.service, []).append(task.node)
     assert where["proxy"] == ["core-01"]
+    assert where["edge"] == ["core-01"]
     assert where["db"] == ["core-02"]
     assert where["etcd-1"] == ["core-01"]
     assert where["etcd-2"] == ["core-02"]
@@ -404,7 +405,7 @@ def test_status_shows_machines_units_etcd_health_and_app_servers(serving: Cluste
     text = output.getvalue()
     assert code == 0, text
     assert "compute=proxy" in text and "compute=db" in text
-    for service in ("etcd-1", "etcd-2", "etcd-3", "db", "proxy", "web", "dns", "migrate"):
+    for service in ("etcd-1", "etcd-2", "etcd-3", "db", "edge", "proxy", "web", "dns", "migrate"):
         assert f"\n  {service} " in text, service
     assert "etcd members (3 of 3 healthy)" in text
     assert "App servers under /services/app/ (3)" in text
@@ -432,9 +433,9 @@ def test_core_03_started_again_rejoins_and_gets_traffic_again(
     start_core_03(deployed)  # `docker start`, then: ready, registered, served, etcd-3 healthy
 
 
-# What a new app version must leave running: the proxy (host-mode port, so stop-first), the DNS,
-# the database's DNS records, etcd and the database.
-KEPT = ("proxy", "dns", "register-db", "etcd-1", "etcd-2", "etcd-3", "db")
+# What a new app version must leave running: the edge, the proxy, the DNS, the database's DNS
+# records, etcd and the database.
+KEPT = ("edge", "proxy", "dns", "register-db", "etcd-1", "etcd-2", "etcd-3", "db")
 
 
 def running_tasks(c: Cluster, services: tuple[str, ...]) -> dict[str, set[str]]:
@@ -471,6 +472,44 @@ def test_cluster_deploy_of_a_new_app_version_under_load_fails_no_request(
     after = set(cluster.registered_backends(serving))
     assert len(after) == 3 and after.isdisjoint(before), (before, after)
     assert set(served_by(serving.url, 30)) == after
+
+
+@pytest.fixture
+def new_infra_version(app_image: dict[str, str]) -> Iterator[str]:
+    """A new app image whose infra inputs differ too (another infra label), so that proxy, dns
+    and register-db get a new image as well: ``sampleapp:infra-<pid>``."""
+    tag = f"{images.APP_REPOSITORY}:infra-{os.getpid()}"
+    support_docker.new_app_version(tag, new_infra=True)
+    yield tag
+    engine.docker("rmi", tag, images.infra_image(tag), check=False)
+
+
+def proxy_image(c: Cluster) -> str:
+    return swarm.service_image(c, swarm.manager(c, 3), "proxy") or ""
+
+
+def test_a_new_proxy_rolls_in_behind_the_edge_and_back_under_load_failing_no_request(
+    serving: Cluster, new_infra_version: str
+) -> None:
+    """A new infra image rolls the proxy start-first behind the edge, which holds the port and
+    keeps its task; then the current build rolls it back the same way. Not one request fails."""
+    new_proxy = f"{nodes.REGISTRY_ALIAS}/{images.infra_image(new_infra_version)}@"
+    kept = running_tasks(serving, ("edge", "etcd-1", "etcd-2", "etcd-3", "db"))
+    proxies = running_tasks(serving, ("proxy",))["proxy"]
+    with Load(serving.url + "/", threads=4) as load:
+        load.wait_for(20)
+        cluster.deploy(Progress(), timeout=300, image=new_infra_version)
+        load.wait_for(20)
+        assert proxy_image(serving).startswith(new_proxy)
+        rolled = running_tasks(serving, ("proxy",))["proxy"]
+        cluster.deploy(Progress(), timeout=300)
+        load.wait_for(20)
+    assert load.failures == [], f"{len(load.failures)} of {load.total} failed: {load.failures[:5]}"
+    assert rolled.isdisjoint(proxies) and running_tasks(serving, ("proxy",))["proxy"].isdisjoint(
+        rolled
+    )
+    assert not proxy_image(serving).startswith(new_proxy)
+    assert running_tasks(serving, ("edge", "etcd-1", "etcd-2", "etcd-3", "db")) == kept
 
 
 def test_a_rollback_that_ended_before_the_deploy_is_history_not_a_stuck_update() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -44,7 +45,10 @@ def test_every_long_running_service_has_a_real_healthcheck_with_a_start_period(c
         assert check, f"{name} has no healthcheck"
         assert "start_period" in check, f"{name}'s healthcheck has no start_period"
         test = " ".join(check["test"]) if isinstance(check["test"], list) else check["test"]
-        real = r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck|create_connection"
+        real = (
+            r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck|create_connection"
+            r"|/dev/tcp/127.0.0.1/80"
+        )
         assert re.search(real, test), f"{name}'s healthcheck does not test the real thing: {test}"
 
 
@@ -150,7 +154,7 @@ def test_workflow_steps_call_make_targets(workflow):
 
 # deploy/stack.yaml (the Swarm cluster) follows the same rules, in Swarm's terms.
 STACK = REPO / "deploy" / "stack.yaml"
-LONG_RUNNING = {"etcd-1", "etcd-2", "etcd-3", "db", "register-db", "dns", "web", "proxy"}
+LONG_RUNNING = {"etcd-1", "etcd-2", "etcd-3", "db", "register-db", "dns", "web", "proxy", "edge"}
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +171,7 @@ def test_the_stack_has_the_thesis_topology(stack_file):
 
     assert constraints("db") == ["node.labels.compute == db"]
     assert constraints("proxy") == ["node.labels.compute == proxy"]
+    assert constraints("edge") == ["node.labels.compute == proxy"]
     for n in (1, 2, 3):
         assert constraints(f"etcd-{n}") == [f"node.hostname == core-0{n}"]
     assert services["web"]["deploy"]["mode"] == "global"
@@ -198,7 +203,10 @@ def test_every_long_running_stack_service_has_a_healthcheck_and_a_restart_policy
             continue
         assert "start_period" in check, f"{name}'s healthcheck has no start_period"
         test = " ".join(check["test"])
-        real = r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck|create_connection"
+        real = (
+            r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck|create_connection"
+            r"|/dev/tcp/127.0.0.1/80"
+        )
         assert re.search(real, test), f"{name}'s healthcheck does not test the real thing: {test}"
         assert service["deploy"]["restart_policy"]["condition"] == "any", name
 
@@ -207,9 +215,24 @@ def test_app_services_update_one_at_a_time_and_roll_back_on_failure(stack_file):
     for name in ("web", "dns", "register-db", "proxy"):
         update = stack_file["services"][name]["deploy"]["update_config"]
         assert update["parallelism"] == 1 and update["failure_action"] == "rollback", name
-    # The new app server is healthy before the old one stops; the proxy's port is held by one.
-    assert stack_file["services"]["web"]["deploy"]["update_config"]["order"] == "start-first"
-    assert stack_file["services"]["proxy"]["deploy"]["update_config"]["order"] == "stop-first"
+    # A new app server or proxy is healthy before the old one stops; the edge holds the port
+    # alone, so its (rare) updates are stop-first.
+    for name in ("web", "proxy"):
+        assert stack_file["services"][name]["deploy"]["update_config"]["order"] == "start-first"
+    assert stack_file["services"]["edge"]["deploy"]["update_config"]["order"] == "stop-first"
+
+
+def test_the_edge_holds_the_port_with_a_config_named_by_its_content(stack_file):
+    """A Swarm config cannot change under its name, so an edit of edge.conf must rename it;
+    the edge runs a pinned public image, never the app's or the proxy's."""
+    digest = hashlib.sha256((STACK.parent / "nginx" / "edge.conf").read_bytes()).hexdigest()
+    config = stack_file["configs"]["edge_conf"]
+    assert config["name"] == f"sampleapp-edge-{digest[:8]}", "edge.conf changed: rename it"
+    assert config["file"] == "${SAMPLEAPP_NGINX_CONF_DIR:-./nginx}/edge.conf"
+    edge = stack_file["services"]["edge"]
+    assert edge["image"] == "${SAMPLEAPP_NGINX_IMAGE:-nginx:1.27-bookworm}"
+    assert edge["configs"] == [{"source": "edge_conf", "target": "/etc/nginx/edge.conf"}]
+    assert stack_file["services"]["proxy"]["environment"]["NGINX_PROXY_PROTOCOL"] == "1"
 
 
 def test_stack_policy_lives_in_x_anchors():
@@ -238,19 +261,18 @@ def test_stack_credentials_are_swarm_secrets_from_git_ignored_files(stack_file):
     assert not re.search(r"(POSTGRES_PASSWORD|SECRET_KEY):\s", text), "a secret value in the file"
 
 
-def test_only_the_proxy_publishes_a_client_port_and_etcd_only_its_peer_port(stack_file):
+def test_only_the_edge_publishes_a_client_port_and_etcd_only_its_peer_port(stack_file):
     published = {n: s["ports"] for n, s in stack_file["services"].items() if s.get("ports")}
-    assert set(published) == {"proxy", "etcd-1", "etcd-2", "etcd-3"}
-    assert published["proxy"] == [
-        {"target": 80, "published": 80, "protocol": "tcp", "mode": "host"}
-    ]
+    assert set(published) == {"edge", "etcd-1", "etcd-2", "etcd-3"}
+    assert published["edge"] == [{"target": 80, "published": 80, "protocol": "tcp", "mode": "host"}]
     for n in (1, 2, 3):
         assert [(p["target"], p["mode"]) for p in published[f"etcd-{n}"]] == [(2380, "host")]
 
 
 def test_two_overlay_networks_keep_the_proxy_away_from_the_database(stack_file):
     services = stack_file["services"]
-    assert set(services["proxy"]["networks"]).isdisjoint(services["db"]["networks"])
+    for name in ("proxy", "edge"):
+        assert set(services[name]["networks"]).isdisjoint(services["db"]["networks"])
     assert {"front", "back"} <= set(services["web"]["networks"])
     networks = stack_file["networks"]
     assert all(n["driver"] == "overlay" and n["attachable"] is True for n in networks.values())

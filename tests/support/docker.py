@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -44,15 +45,12 @@ def copy_build_context(target: Path, root: Path = build_context.REPO) -> Path:
     return target
 
 
-def new_app_version(tag: str) -> str:
+def new_app_version(tag: str, *, new_infra: bool = False) -> str:
     """A new version of the app image on the host engine, tagged ``tag``: the current build with
-    one more label (another image ID and digest, the same infra inputs)."""
-    engine.docker(
-        "build",
-        "--quiet",
-        "--tag",
-        tag,
-        "-",
-        input=f"FROM {images.APP_IMAGE}\nLABEL org.sampleapp.version-of-test={tag}\n",
-    )
+    one more label (another image ID and digest, the same infra inputs); with ``new_infra``,
+    another infra label too, so that proxy, dns and register-db get a new image as well."""
+    labels = f"LABEL org.sampleapp.version-of-test={tag}\n"
+    if new_infra:
+        labels += f"LABEL {images.INFRA_LABEL}={os.urandom(16).hex()}\n"
+    engine.docker("build", "--quiet", "--tag", tag, "-", input=f"FROM {images.APP_IMAGE}\n{labels}")
     return tag
