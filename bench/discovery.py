@@ -32,6 +32,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import median, percentile, table, write_section
+from sampleapp.discovery import keys
 from sampleapp.discovery.etcd import EtcdClient
 from tests.discovery.servers import AppServer, Load, migrate
 from tests.support.etcd import EtcdCluster, wait_until
@@ -41,7 +42,7 @@ TRIALS = 20
 NEW_SERVER_TRIALS = 10  # each starts a server: slower than the other trials
 TTL = 3
 DEBOUNCE = 0.25
-PREFIX = "/services/app/"
+PREFIX = keys.SERVICES_PREFIX
 FREEZE = 15  # seconds etcd is frozen: five lease TTLs
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import httpx
 
+from sampleapp import demo
+
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -35,8 +37,8 @@ def sign_in(base: str) -> str:
             "/sessions",
             data={
                 "csrfmiddlewaretoken": token.group(1),
-                "session[email]": "example@railstutorial.org",
-                "session[password]": "foobar",
+                "session[email]": demo.EMAIL,
+                "session[password]": demo.PASSWORD,
             },
         )
         if response.status_code != 302 or "sessionid" not in client.cookies:

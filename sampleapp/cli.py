@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from sampleapp import __version__
 from sampleapp.errors import SampleappError
+from sampleapp.healthcheck import ROLES as HEALTHCHECK_ROLES  # the standard library only
 
 Handler = Callable[[argparse.Namespace], int | None]
 
@@ -77,7 +78,7 @@ def _migrate(args: argparse.Namespace) -> None:
 def _healthcheck(args: argparse.Namespace) -> int:
     from sampleapp import healthcheck
 
-    return healthcheck.main()
+    return healthcheck.main(args.role, args.port)
 
 
 def _image_build(args: argparse.Namespace) -> None:
@@ -214,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", help="nginx listen address or port (default NGINX_LISTEN or 80)")
     p.set_defaults(handler=_renderer)
 
-    p = sub.add_parser("healthcheck", help="the image's HEALTHCHECK for whichever role runs")
+    p = sub.add_parser("healthcheck", help="the image's HEALTHCHECK of one role")
+    p.add_argument("role", choices=HEALTHCHECK_ROLES, help="the role this container runs")
+    p.add_argument("--port", type=int, help="an app server's port (default PORT, or its role's)")
     p.set_defaults(handler=_healthcheck)
 
     p = sub.add_parser("image", help="build the project image (local bases when offline)")

@@ -1,12 +1,11 @@
-"""``sampleapp healthcheck``: the image's HEALTHCHECK, one command for every role.
+"""``sampleapp healthcheck ROLE``: the HEALTHCHECK of every role of the one image.
 
-One image runs every role, so the check reads the role from PID 1's command line (the container's
-``sampleapp <role>``; for ``web``, the supervisor whose gunicorn child binds the ``--host`` and
-``--port`` given there) and tests the real thing: an app server's ``/readyz``, the proxy's
-nginx answering on its control socket, the DNS server answering a query, the database's record
-present in etcd. It exits 0 when healthy and 1 with one line saying why otherwise, which
-``docker inspect`` shows. It runs every few seconds in every container, so it imports only what
-its role needs and uses the standard library's HTTP client.
+Each service says which role it checks (``sampleapp healthcheck proxy``; the Dockerfile's default
+is ``web``, its default command), and the check tests the real thing: an app server's
+``/readyz``, the proxy's nginx answering on its control socket, the DNS server answering a query,
+the database's record present in etcd. It exits 0 when healthy and 1 with one line saying why
+otherwise, which ``docker inspect`` shows. It runs every few seconds in every container, so it
+imports only what its role needs and uses the standard library's HTTP client.
 """
 
 from __future__ import annotations
@@ -19,33 +18,15 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-ROLES = ("web", "serve", "proxy", "renderer", "dns", "register-db", "migrate")
+ROLES = ("web", "serve", "proxy", "renderer", "dns", "register-db")
+# The port an app server listens on when neither --port nor PORT says (``sampleapp web|serve``).
+DEFAULT_PORTS = {"web": 9292, "serve": 8080}
 
 
-def command(cmdline: Path = Path("/proc/1/cmdline")) -> list[str]:
-    """PID 1's words from its role on (``web --port 9292``); ``["web"]`` when it names none."""
-    words = cmdline.read_bytes().decode(errors="replace").split("\0")
-    start = next((i for i, w in enumerate(words) if w in ROLES), None)
-    return ["web"] if start is None else [w for w in words[start:] if w]
-
-
-def option(words: list[str], name: str, default: str) -> str:
-    """The value of ``--name VALUE`` or ``--name=VALUE`` among ``words``."""
-    for i, word in enumerate(words):
-        if word == name and i + 1 < len(words):
-            return words[i + 1]
-        if word.startswith(f"{name}="):
-            return word.partition("=")[2]
-    return default
-
-
-def readyz_url(words: list[str], env: Mapping[str, str]) -> str:
-    """Where the app server of ``sampleapp web|serve [--host H] [--port P]`` answers /readyz."""
-    default_port = env.get("PORT") or ("9292" if words[0] == "web" else "8080")
-    host = option(words, "--host", "0.0.0.0" if words[0] == "web" else "127.0.0.1")
-    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, host)
-    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"http://{host}:{option(words, '--port', default_port)}/readyz"
+def readyz_url(role: str, env: Mapping[str, str], port: int | None = None) -> str:
+    """Where the app server of ``sampleapp web|serve`` answers /readyz in this container."""
+    chosen = port or int(env.get("PORT") or DEFAULT_PORTS[role])
+    return f"http://127.0.0.1:{chosen}/readyz"
 
 
 def http_status(url: str, timeout: float = 4.0) -> int:
@@ -71,11 +52,11 @@ def unix_http_status(path: Path, target: str, timeout: float = 4.0) -> int:
         sock.close()
 
 
-def check(words: list[str], env: Mapping[str, str]) -> str:
-    """Raise with the reason when unhealthy; return what was checked when healthy."""
-    name = words[0]
+def check(name: str, env: Mapping[str, str], port: int | None = None) -> str:
+    """Raise with the reason when ``name``'s role is unhealthy; return what was checked when
+    healthy. ``port``: an app server's, when not its role's default."""
     if name in ("web", "serve"):
-        url = readyz_url(words, env)
+        url = readyz_url(name, env, port)
         status = http_status(url)
         if status != 200:
             raise RuntimeError(f"{url} answered {status}")
@@ -111,12 +92,12 @@ def check(words: list[str], env: Mapping[str, str]) -> str:
             if client.get(key) is None:
                 raise RuntimeError(f"{key} is not in etcd yet")
         return f"register-db: {key} present"
-    return f"{name}: no check"
+    raise ValueError(f"no health check for the role {name!r}: expected one of {', '.join(ROLES)}")
 
 
-def main() -> int:
+def main(role: str, port: int | None = None) -> int:
     try:
-        print(check(command(), os.environ))
+        print(check(role, os.environ, port))
         return 0
     except Exception as exc:  # any failure is "unhealthy", reported in one line
         print(f"unhealthy: {type(exc).__name__}: {exc}")

@@ -19,6 +19,8 @@ from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import wsgi
 
+from sampleapp import demo
+
 SETTINGS_MODULE = "sampleapp.web.settings"
 
 
@@ -127,7 +129,7 @@ def run_embedded(options: ServeOptions) -> None:
     from sampleapp.web import embedded
 
     embedded.prepare()
-    email, password = embedded.DEMO_LOGIN
+    email, password = demo.LOGIN
     print(
         f"▶ Serving http://localhost:{options.port}  "
         f"(sign in as {email} / {password}; Ctrl-C stops)"

@@ -123,7 +123,7 @@ def registrar_settings(env: Mapping[str, str]) -> RegistrarSettings:
             raise ConfigError(f"ADVERTISE_ADDR: {exc}: give this server's IP and port") from exc
     return RegistrarSettings(
         etcd=etcd_settings(env),
-        prefix=_prefix(env, "SERVICES_PREFIX", "/services/app/"),
+        prefix=_prefix(env, "SERVICES_PREFIX", keys.SERVICES_PREFIX),
         instance_id=_instance_id(env),
         advertise=advertise,
         ttl=int(_number(env, "LEASE_TTL", 10, minimum=2)),
@@ -149,7 +149,7 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
     conf_dir = Path(env.get("NGINX_CONF_DIR") or _first_dir(NGINX_DIR, Path.cwd() / "deploy/nginx"))
     return RendererSettings(
         etcd=etcd_settings(env),
-        prefix=_prefix(env, "SERVICES_PREFIX", "/services/app/"),
+        prefix=_prefix(env, "SERVICES_PREFIX", keys.SERVICES_PREFIX),
         listen=listen,
         reuseport=_switch(env, "NGINX_REUSEPORT"),
         proxy_protocol=_switch(env, "NGINX_PROXY_PROTOCOL"),
@@ -177,7 +177,7 @@ def dns_settings(env: Mapping[str, str]) -> DnsSettings:
     )
     return DnsSettings(
         etcd=etcd_settings(env),
-        skydns_prefix=_prefix(env, "SKYDNS_PREFIX", "/skydns").rstrip("/"),
+        skydns_prefix=_prefix(env, "SKYDNS_PREFIX", keys.SKYDNS_PREFIX).rstrip("/"),
         domain=_domain(env),
         host=host,
         port=port,
@@ -191,7 +191,7 @@ def db_settings(env: Mapping[str, str]) -> DbSettings:
     name; default this machine's address towards etcd), DB_PORT (5432), LEASE_TTL (10)."""
     return DbSettings(
         etcd=etcd_settings(env),
-        skydns_prefix=_prefix(env, "SKYDNS_PREFIX", "/skydns").rstrip("/"),
+        skydns_prefix=_prefix(env, "SKYDNS_PREFIX", keys.SKYDNS_PREFIX).rstrip("/"),
         domain=_domain(env),
         name=env.get("DB_NAME", "db"),
         alias=env.get("DB_ALIAS", "some-postgres"),

@@ -6,6 +6,8 @@ travel base64-encoded. Requests go to the endpoint that last answered and fail o
 transport error, a timeout or an "unavailable" answer, so losing one member of three goes unnoticed.
 A watch is one streaming POST read line by line; it ends quietly after ``idle`` seconds without
 news so that a silently dead member is noticed, and reports compaction so callers re-read.
+A streaming call (keepalive) reports a failure as ``{"error": {"grpc_code": ...}}``: it is read
+like any other refusal, so a failure never passes for an empty answer (a lease gone, no key).
 """
 
 from __future__ import annotations
@@ -120,6 +122,9 @@ def _decode_response(endpoint: str, response: httpx.Response) -> dict[str, Any]:
     data = response.json()
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
+    streamed = data.get("error")
+    if isinstance(streamed, dict):  # a streaming call's error (keepalive): {"error": {...}}
+        data = {"code": streamed.get("grpc_code") or 2, "message": streamed.get("message", "")}
     code = int(data.get("code", 0) or 0)
     if code in _RETRY_CODES or (response.status_code >= 500 and not code):
         raise DiscoveryError(
@@ -180,7 +185,13 @@ class EtcdClient:
     def keepalive(self, lease: int) -> int:
         """Refresh ``lease``; returns its new TTL, or 0 when etcd no longer knows it."""
         data = self._call("/v3/lease/keepalive", {"ID": str(lease)})
-        return int(data.get("result", {}).get("TTL", 0))
+        result = data.get("result")
+        if not isinstance(result, dict):
+            raise DiscoveryError(
+                f"etcd answered a keepalive of lease {lease} without a result ({data}): "
+                "point ETCD_ENDPOINTS at etcd 3.4 or later"
+            )
+        return int(result.get("TTL", 0))
 
     def revoke(self, lease: int) -> bool:
         """Revoke ``lease`` and delete its keys now; False if it had already expired."""

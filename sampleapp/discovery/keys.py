@@ -23,6 +23,10 @@ from typing import Any
 
 from sampleapp.errors import ConfigError, DiscoveryError
 
+# Where the keys live by default (SERVICES_PREFIX and SKYDNS_PREFIX move them): the thesis's.
+SERVICES_PREFIX = "/services/app/"
+SKYDNS_PREFIX = "/skydns"
+
 INSTANCE_RULE = "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
 _INSTANCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _IPV4_PORT = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,3}){3}):([1-9][0-9]{0,4})")

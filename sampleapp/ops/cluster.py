@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from sampleapp.errors import ConfigError, PreflightError, StackError
-from sampleapp.ops import compose, engine, images, nodes, preflight, swarm
+from sampleapp.errors import ConfigError, DiscoveryError, PreflightError, StackError
+from sampleapp.ops import compose, engine, etcdctl, images, nodes, preflight, swarm
 from sampleapp.ops.cluster_images import Pushed, push_images
 from sampleapp.ops.nodes import Cluster
 from sampleapp.ops.secrets import secrets_dir
@@ -47,12 +47,9 @@ def current() -> Cluster:
 
 
 def cli_version() -> tuple[int, int]:
-    raw = engine.docker("version", "--format", "{{.Client.Version}}", check=False).strip()
-    parts = raw.split("+")[0].split(".")
-    try:
-        return int(parts[0]), int(parts[1])
-    except (ValueError, IndexError):
-        return (0, 0)
+    """The docker CLI's major.minor (the engine must answer too: every caller then uses it)."""
+    raw = engine.docker("version", "--format", "{{.Client.Version}}", what="docker version")
+    return engine.version_tuple(raw, "docker version --format {{.Client.Version}}")
 
 
 def check_cli() -> tuple[int, int]:
@@ -277,32 +274,34 @@ def wait_services(
 
 
 def registered_backends(cluster: Cluster) -> dict[str, str]:
-    """``/services/app/<instance>`` -> ``ip:port``, read by etcdctl in a running member."""
+    """``/services/app/<instance>`` -> ``ip:port``, read by etcdctl in a running member.
+
+    A machine that fails to answer (stopping as it is read) passes the read to the next one;
+    when none answers this raises, so an empty result means that etcd has no server registered.
+    """
+    failures: list[StackError] = []
     for machine in nodes.nodes(cluster):
-        if machine.state != "running" or not nodes.engine_answers(cluster, machine.index):
+        if machine.state != "running":
             continue
-        for member in ("etcd-1", "etcd-2", "etcd-3"):
-            container = swarm.container_of(cluster, machine.index, member)
-            if container is None:
+        host = cluster.hostname(machine.index)
+        try:
+            if not nodes.engine_answers(cluster, machine.index):
                 continue
-            out = nodes.node_docker(
-                cluster,
-                machine.index,
-                "exec",
-                container,
-                "etcdctl",
-                "get",
-                "--prefix",
-                SERVICES_PREFIX,
-                check=False,
-                timeout=20,
-            )
-            lines = out.splitlines()
-            return {
-                k.removeprefix(SERVICES_PREFIX): v
-                for k, v in zip(lines[::2], lines[1::2], strict=False)
-            }
-    return {}
+            for member in ("etcd-1", "etcd-2", "etcd-3"):
+                container = swarm.container_of(cluster, machine.index, member)
+                if container is not None:
+                    socket = str(cluster.socket(machine.index))
+                    found = etcdctl.get_prefix(
+                        container, SERVICES_PREFIX, socket=socket, where=f" on {host}"
+                    )
+                    return {k.removeprefix(SERVICES_PREFIX): v for k, v in found.items()}
+        except StackError as exc:
+            failures.append(exc)
+    why = f"the last failure: {failures[-1]}" if failures else "no etcd member runs"
+    raise DiscoveryError(
+        f"No etcd member of {cluster.name} could be read ({why}). "
+        "Next: `sampleapp cluster status`, then `sampleapp cluster deploy`"
+    ) from (failures[-1] if failures else None)
 
 
 def wait_registered(cluster: Cluster, count: int, progress: Progress, timeout: float) -> None:
@@ -351,7 +350,8 @@ def destroy(progress: Progress | None = None) -> nodes.Resources:
         host_tags = [r for r in refs if prefix and r.startswith(prefix) and "<none>" not in r]
     removed = nodes.remove(cluster)
     if host_tags:
-        engine.docker("rmi", *host_tags, check=False)
+        # A tag a host container still runs stays (docker refuses: "conflict"); the others go.
+        engine.probe(["docker", "rmi", *host_tags], ("conflict: unable to", "No such image"))
     what = len(removed.containers), len(removed.volumes), len(removed.networks)
     progress.done(
         f"cluster {cluster.name} removed ({what[0]} containers, {what[1]} volumes, "

@@ -70,30 +70,43 @@ def mode(found: dict[str, swarm.Service], name: str) -> str:
 
 
 def inside_status(c: Cluster) -> tuple[str, int]:
-    """``sampleapp status`` from a container inside the cluster, and its exit status."""
+    """``sampleapp status`` from a container inside the cluster, and its exit status.
+
+    Its exit status 1 (a member down, or its own ``error: ...``) is part of the report. docker
+    failing to run it is not a status: the next machine is asked, and when none can be, the
+    last failure is raised.
+    """
+    failure: StackError | None = None
     for machine in nodes.nodes(c):
-        if machine.state != "running" or not nodes.engine_answers(c, machine.index):
+        if machine.state != "running":
             continue
-        for service in INSIDE:
-            container = swarm.container_of(c, machine.index, service)
-            if container is None:
+        try:
+            if not nodes.engine_answers(c, machine.index):
                 continue
-            result = engine.run(
-                [
-                    "docker",
-                    "--host",
-                    f"unix://{c.socket(machine.index)}",
-                    "exec",
-                    container,
-                    "sampleapp",
-                    "status",
-                ],
-                check=False,
-                timeout=60,
-            )
-            text = (result.stdout + result.stderr).strip()
-            return f"(from {service} on {c.hostname(machine.index)})\n{text}", result.returncode
+            for service in INSIDE:
+                container = swarm.container_of(c, machine.index, service)
+                if container is not None:
+                    text, code = run_status(c, machine.index, container)
+                    return f"(from {service} on {c.hostname(machine.index)})\n{text}", code
+        except StackError as exc:
+            failure = exc
+    if failure is not None:
+        raise failure
     return "No proxy, web or dns container runs yet: `sampleapp cluster deploy`.", 1
+
+
+def run_status(c: Cluster, index: int, container: str) -> tuple[str, int]:
+    """``docker exec <container> sampleapp status``: its output and exit status (0 or 1)."""
+    args = ["--host", f"unix://{c.socket(index)}", "exec", container, "sampleapp", "status"]
+    result = engine.run(["docker", *args], check=False, timeout=60)
+    text = engine.printed(result.stdout, result.stderr)
+    # `sampleapp status` prints its table, or one `error: ...` line; docker's own failures
+    # (no engine, no such container, exec failed: 126, 127) print neither.
+    said = result.stdout.strip() or "\nerror: " in f"\n{result.stderr}"
+    if result.returncode not in (0, 1) or (result.returncode and not said):
+        what = f"docker exec {container} sampleapp status on {c.hostname(index)}"
+        raise engine.failure(what, result.returncode, text, "see `sampleapp cluster status`")
+    return text, result.returncode
 
 
 def status(write: Callable[[str], None] = print) -> int:
@@ -104,8 +117,8 @@ def status(write: Callable[[str], None] = print) -> int:
     count = cluster.count_nodes(c)
     try:
         via: int | None = swarm.manager(c, count)
-    except StackError:
-        via = None
+    except StackError as exc:  # part of the report: why no machine answers as a manager
+        via, no_manager = None, str(exc)
     rows = machines(c, via)
     write(f"Machines of {c.name} (fleetctl list-machines)")
     write(
@@ -119,7 +132,7 @@ def status(write: Callable[[str], None] = print) -> int:
     )
     healthy = all(r.state == "running" and r.swarm == "ready" for r in rows)
     if via is None:
-        write("\nNo manager answers: `sampleapp cluster create` starts the nodes again.")
+        write(f"\n{no_manager}")
         return 1
     tasks = units(c, via)
     write(f"\nUnits: the tasks of stack {swarm.STACK} per machine (fleetctl list-units)")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from sampleapp.errors import PreflightError, StackError
-from sampleapp.ops.engine import docker, run, tail
+from sampleapp.errors import PreflightError
+from sampleapp.ops.engine import NO_SUCH_OBJECT, docker, printed, probe, run, stream, tail
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -44,18 +44,23 @@ class Flavour:
 
 @cache
 def flavour() -> Flavour:
-    """Compose v2 if the docker CLI has it, else docker-compose v1, else a PreflightError."""
+    """Compose v2 if the docker CLI has it, else docker-compose v1, else a PreflightError
+    that shows what each of them said."""
+    said = []
     for command in (("docker", "compose"), ("docker-compose",)):
         try:
             out = subprocess.run(
                 [*command, "version", "--short"], capture_output=True, text=True, timeout=30
             )
         except FileNotFoundError:
+            said.append(f"`{' '.join(command)}`: not installed")
             continue
         if out.returncode == 0 and out.stdout.strip():
             return Flavour(command, out.stdout.strip())
+        last = tail(printed(out.stdout, out.stderr), 1) or "no output"
+        said.append(f"`{' '.join(command)} version --short` exited {out.returncode}: {last}")
     raise PreflightError(
-        "Neither `docker compose` (v2) nor `docker-compose` (v1) was found: "
+        f"Neither `docker compose` (v2) nor `docker-compose` (v1) works ({'; '.join(said)}): "
         "install one, e.g. `apt-get install docker-compose`"
     )
 
@@ -84,19 +89,17 @@ def compose(
     check: bool = True,
     capture: bool = True,
 ) -> str:
-    """Run one Compose command on the project; returns stdout."""
+    """Run one Compose command on the project; returns stdout (``capture=False``: shows it
+    as it comes, and returns "")."""
     f = flavour()
     command = [*f.command, "--project-name", project(), "--file", str(COMPOSE_FILE), *args]
+    what = f"compose {' '.join(args[:2])}"
+    fix = "run `sampleapp status` and `sampleapp logs` to see why"
     if not capture:
-        subprocess.run(command, env=environment(env), check=False)
+        stream(command, what=what, env=environment(env), fix=fix)
         return ""
     return run(
-        command,
-        what=f"compose {' '.join(args[:2])}",
-        env=environment(env),
-        timeout=timeout,
-        check=check,
-        fix="run `sampleapp status` and `sampleapp logs` to see why",
+        command, what=what, env=environment(env), timeout=timeout, check=check, fix=fix
     ).stdout
 
 
@@ -130,10 +133,8 @@ def containers(service: str | None = None) -> list[Container]:
     found = []
     # A container removed between `ps` and `inspect` (a roll, a scale) is simply not listed:
     # docker prints the others and fails; any other failure is raised.
-    inspected = run(["docker", "inspect", *ids], check=False)
-    if inspected.returncode != 0 and not inspected.stdout.lstrip().startswith("["):
-        raise StackError(f"docker inspect failed: {tail(inspected.stderr)}")
-    for item in json.loads(inspected.stdout):
+    inspected = probe(["docker", "inspect", *ids], NO_SUCH_OBJECT, partial=True)
+    for item in json.loads(inspected or "[]"):
         state = item["State"]
         networks = item["NetworkSettings"]["Networks"] or {}
         labels = item["Config"]["Labels"] or {}
@@ -174,7 +175,11 @@ def stop_grace_seconds(service: str) -> float:
 
 
 def log_tail(container: Container, lines: int = 30) -> str:
-    """The container's last log lines, stdout and stderr interleaved as written."""
+    """The container's last log lines, stdout and stderr interleaved as written.
+
+    Only ever part of the message of a failure being raised: when ``docker logs`` itself fails,
+    its own complaint is what shows there, and the failure being reported still is raised.
+    """
     out = subprocess.run(
         ["docker", "logs", "--tail", str(lines), container.id],
         text=True,

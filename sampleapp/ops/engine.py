@@ -1,9 +1,13 @@
 """The Docker engine boundary: run ``docker`` commands, start the daemon, map failures.
 
 Every call to the Docker CLI goes through :func:`docker` (or :func:`run` for other tools), so a
-failing command becomes one :class:`StackError` that says what ran, what it printed last and
-what to do next. On a machine where the engine is installed but not running (a CI container has
-no init system) :func:`ensure_engine` starts ``dockerd`` in the background and waits for it.
+failing command becomes one :class:`StackError` that says what ran, its exit status, what it
+printed last and what to do next. No failure is read as an answer: a command whose failure has
+one known meaning (no such image, no registry answers) runs through :func:`probe`, which tells
+that meaning by the CLI's own message and raises for any other (no engine, no permission, a
+timeout). :func:`stream` does the same for a command whose output goes to the terminal. On a
+machine where the engine is installed but not running (a CI container has no init system)
+:func:`ensure_engine` starts ``dockerd`` in the background and waits for it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,10 +27,24 @@ from sampleapp.errors import PreflightError, StackError
 
 DOCKERD_LOG = Path("/var/log/sampleapp-dockerd.log")
 MIN_ENGINE = (20, 10)
+# What the docker CLI prints for the one known failure of a probe (see :func:`probe`).
+CANNOT_CONNECT = ("Cannot connect to the Docker daemon", "error during connect")
+NO_SUCH_IMAGE = ("No such image",)
+NO_SUCH_OBJECT = ("No such object", "No such container")
 
 
 def tail(text: str, lines: int = 30) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def printed(stdout: object, stderr: object) -> str:
+    """What a command printed, its error output last: that is where a CLI says why it failed."""
+    return "\n".join(part.strip() for part in (stdout, stderr) if isinstance(part, str) and part)
+
+
+def failure(what: str, code: int, output: str, fix: str) -> StackError:
+    """The one message of a failed command: what ran, its exit status, its last lines, the fix."""
+    return StackError(f"{what} failed (exit {code}): {tail(output) or 'no output'}\n{fix}")
 
 
 @contextmanager
@@ -33,12 +53,7 @@ def mapped_errors(what: str, fix: str) -> Iterator[None]:
     try:
         yield
     except subprocess.CalledProcessError as exc:
-        output = tail(
-            (exc.stderr or "") + (exc.stdout or "") if isinstance(exc.stderr, str) else ""
-        )
-        raise StackError(
-            f"{what} failed (exit {exc.returncode}): {output or 'no output'}\n{fix}"
-        ) from exc
+        raise failure(what, exc.returncode, printed(exc.stdout, exc.stderr), fix) from exc
     except subprocess.TimeoutExpired as exc:
         raise StackError(f"{what} did not finish within {exc.timeout:.0f} s: {fix}") from exc
     except FileNotFoundError as exc:
@@ -71,6 +86,65 @@ def run(
         )
 
 
+def probe(
+    args: Sequence[str],
+    known: Sequence[str],
+    *,
+    what: str | None = None,
+    fix: str = "see the Docker engine's message above",
+    timeout: float | None = 300,
+    partial: bool = False,
+) -> str | None:
+    """Run a command whose failure has one known meaning: stdout, or None for that failure.
+
+    The meaning (an object that does not exist, a registry that does not answer) is told by the
+    CLI's message: every line it printed on stderr must contain one of ``known`` (any case).
+    Any other failure (no engine, no permission, a timeout) raises like :func:`run`. With
+    ``partial``, that failure returns what was printed for the objects that do exist (``docker
+    inspect a b`` prints a's and fails on b) instead of None.
+    """
+    what = what or " ".join(args[:3])
+    result = run(args, what=what, fix=fix, timeout=timeout, check=False)
+    if result.returncode == 0:
+        return result.stdout
+    said = [line.lower() for line in result.stderr.splitlines() if line.strip()]
+    if said and all(any(k.lower() in line for k in known) for line in said):
+        return result.stdout if partial else None
+    raise failure(what, result.returncode, printed(result.stdout, result.stderr), fix)
+
+
+def stream(
+    args: Sequence[str],
+    *,
+    what: str | None = None,
+    fix: str = "see the output above",
+    env: Mapping[str, str] | None = None,
+    lines: int = 30,
+) -> None:
+    """Run a command with its output (stderr merged) on this terminal as it comes; a failure
+    raises like :func:`run`, with the last ``lines`` it printed kept for the message."""
+    what = what or " ".join(args[:3])
+    last: deque[str] = deque(maxlen=lines)
+    full_env = {**os.environ, **env} if env else None
+    with (
+        mapped_errors(what, fix),
+        subprocess.Popen(
+            list(args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            env=full_env,
+        ) as process,
+    ):
+        for line in process.stdout or ():
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            last.append(line)
+    if process.returncode != 0:
+        raise failure(what, process.returncode, "".join(last), fix)
+
+
 def docker(
     *args: str,
     timeout: float | None = 300,
@@ -92,21 +166,31 @@ def docker(
     ).stdout
 
 
-def engine_version() -> tuple[int, int] | None:
-    """The server's major.minor, or None when no engine answers."""
+def version_tuple(raw: str, what: str) -> tuple[int, int]:
+    """``20.10.24+dfsg1`` -> (20, 10); what a command printed that is no version raises."""
+    parts = raw.strip().split("+")[0].split(".")
     try:
-        out = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0 or not out.stdout.strip():
-        return None
-    parts = out.stdout.strip().split("+")[0].split(".")
-    return int(parts[0]), int(parts[1])
+        return int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        raise StackError(
+            f"{what} printed {raw.strip()!r}, expected a version like 20.10.24: "
+            "check which `docker` is first on PATH (`command -v docker`)"
+        ) from None
+
+
+def engine_version() -> tuple[int, int] | None:
+    """The server's major.minor, or None when no engine answers (a daemon that is not running).
+
+    Any other failure (no permission on the socket, a daemon that hangs) raises: starting
+    another dockerd would not help.
+    """
+    out = probe(
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        CANNOT_CONNECT,
+        timeout=20,
+        fix="if it says permission denied: `sudo usermod -aG docker $USER`, then log in again",
+    )
+    return None if out is None else version_tuple(out, "docker version (server)")
 
 
 def ensure_engine(timeout: float = 60) -> tuple[int, int]:
@@ -151,29 +235,32 @@ def ensure_engine(timeout: float = 60) -> tuple[int, int]:
 
 
 def image_exists(ref: str) -> bool:
-    return run(["docker", "image", "inspect", ref], check=False).returncode == 0
+    return image_id(ref) is not None
 
 
 def image_id(ref: str) -> str | None:
     """The image's full ID (``sha256:...``), or None when the engine has no such image."""
-    out = run(["docker", "image", "inspect", "--format", "{{.Id}}", ref], check=False)
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    out = probe(["docker", "image", "inspect", "--format", "{{.Id}}", ref], NO_SUCH_IMAGE)
+    return None if out is None else out.strip() or None
 
 
 def image_labels(ref: str) -> dict[str, str]:
     """The image's labels; empty when it has none or does not exist."""
-    out = run(
-        ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref], check=False
-    )
-    if out.returncode != 0:
-        return {}
-    labels = json.loads(out.stdout or "null")
+    args = ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref]
+    out = probe(args, NO_SUCH_IMAGE)
+    labels = json.loads(out or "null")
     return dict(labels) if isinstance(labels, dict) else {}
 
 
 def registry_reachable(ref: str) -> bool:
-    """Whether a public base image can be pulled (fails fast when no registry answers)."""
-    return run(["docker", "pull", "-q", ref], check=False, timeout=600).returncode == 0
+    """Whether a public base image can be pulled (fails fast when no registry answers).
+
+    Only a refusal the daemon gives (no registry answers, no such image there, a rate limit) is
+    a no; the CLI failing to reach the daemon is not an answer about registries, and raises.
+    """
+    args = ["docker", "pull", "-q", ref]
+    refused = ("Error response from daemon",)
+    return probe(args, refused, what=f"docker pull {ref}", timeout=600) is not None
 
 
 def images_in_use() -> set[str]:
@@ -181,4 +268,6 @@ def images_in_use() -> set[str]:
     ids = docker("ps", "-aq").split()
     if not ids:
         return set()
-    return set(docker("inspect", "--format", "{{.Config.Image}}", *ids, check=False).split())
+    # A container removed between `ps` and `inspect` is simply not listed.
+    args = ["docker", "inspect", "--format", "{{.Config.Image}}", *ids]
+    return set((probe(args, NO_SUCH_OBJECT, partial=True) or "").split())

@@ -29,10 +29,13 @@ from sampleapp.errors import PreflightError, StackError
 from sampleapp.ops.build_context import build_inputs, wheels_digest
 from sampleapp.ops.engine import (
     docker,
+    failure,
     image_exists,
     image_id,
     image_labels,
     images_in_use,
+    printed,
+    probe,
     registry_reachable,
     run,
 )
@@ -135,12 +138,11 @@ def build_debian_rootfs(progress: Progress, tag: str = DEBIAN_LOCAL) -> None:
             check=False,
             timeout=1800,
         )
-        progress.log(result.stdout + result.stderr)
+        progress.log(result.stdout + result.stderr)  # check=False: logged whole, then raised
         if result.returncode != 0:
-            raise StackError(
-                f"debootstrap failed (exit {result.returncode}); its log is in "
-                f"{progress.log_path}: check that {DEBIAN_MIRROR} is reachable"
-            )
+            said = printed(result.stdout, result.stderr)
+            fix = f"check that {DEBIAN_MIRROR} is reachable; the whole log: {progress.log_path}"
+            raise failure("debootstrap", result.returncode, said, fix)
         # What debian:bookworm-slim leaves out: package caches, docs, man pages, locales.
         for junk in (
             "var/cache/apt/archives",
@@ -179,10 +181,9 @@ def build_debian_rootfs(progress: Progress, tag: str = DEBIAN_LOCAL) -> None:
                 text=True,
             )
         if tar.returncode != 0 or imported.returncode != 0:
-            raise StackError(
-                f"docker import of the rootfs failed (tar exit {tar.returncode}): "
-                f"{imported.stderr.strip() or 'no output'}"
-            )
+            said = f"(tar exited {tar.returncode}) {printed(imported.stdout, imported.stderr)}"
+            code = imported.returncode or tar.returncode
+            raise failure("docker import", code, said, "see the Docker engine's message above")
 
 
 def resolve_bases(progress: Progress, bases: tuple[Base, ...] = BASES) -> dict[str, str]:
@@ -206,12 +207,11 @@ def resolve_bases(progress: Progress, bases: tuple[Base, ...] = BASES) -> dict[s
                 "no registry answers: building local equivalents from Debian packages "
                 "(see deploy/images/local/README.md)"
             )
-        elif not offline:
+        elif not offline:  # a registry answered for the first base: it must give this one
             progress.step(f"Pulling {base.public}")
-            if registry_reachable(base.public):
-                chosen[base.variable] = base.public
-                continue
-            raise StackError(f"docker pull {base.public} failed: check your registry access")
+            docker("pull", "-q", base.public, timeout=600, fix="check your registry access")
+            chosen[base.variable] = base.public
+            continue
         build_debian_rootfs(progress)
         progress.step(f"Building {base.local} (local equivalent of {base.public})")
         docker(
@@ -258,8 +258,10 @@ def build_wheelhouse(progress: Progress, root: Path = REPO) -> None:
 
 
 def git_revision(root: Path = REPO) -> str:
-    result = run(["git", "-C", str(root), "rev-parse", "HEAD"], check=False)
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
+    """HEAD's commit, or "unknown" for a tree outside git or without a commit yet."""
+    args = ["git", "-C", str(root), "rev-parse", "HEAD"]
+    out = probe(args, ("not a git repository", "argument 'HEAD'", "Use '--'", "git <command>"))
+    return "unknown" if out is None else out.strip()
 
 
 def infra_tag(infra_hash: str) -> str:
@@ -365,8 +367,8 @@ def prune_infra_tags(repository: str = INFRA_REPOSITORY, grace: dt.timedelta = I
         age = now - dt.datetime.strptime(created[:25], "%Y-%m-%d %H:%M:%S %z")
         # A container names its image: Compose resolves that name again on the next `up`.
         if ref not in keep and ref not in used and age >= grace:
-            # check=False: docker refuses when a container created meanwhile runs its last tag.
-            removed += docker("rmi", ref, check=False) != ""
+            # Docker refuses ("conflict") when a container created meanwhile runs its last tag.
+            removed += bool(probe(["docker", "rmi", ref], ("conflict: unable to", "No such")))
     return removed
 
 
@@ -387,10 +389,8 @@ def prune_superseded_images() -> int:
         return {ref for label in filters for ref in docker(*query, label).split()}
 
     before = dangling()
-    for label in filters:
-        result = run(["docker", "image", "prune", "--force", label], check=False)
-        if result.returncode and "already running" not in result.stderr:  # else another's does
-            raise StackError(f"docker image prune failed: {result.stderr.strip()}")
+    for label in filters:  # a prune already running (another build's) does this one's work
+        probe(["docker", "image", "prune", "--force", label], ("already running",))
     return removed + len(before - dangling())
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sampleapp.errors import ConfigError, StackError
-from sampleapp.ops.engine import docker, run
+from sampleapp.ops.engine import CANNOT_CONNECT, NO_SUCH_OBJECT, docker, probe, run
 
 DEFAULT_NAME = "sampleapp-cluster"
 DEFAULT_SUBNET = "10.213.60.0/24"
@@ -134,17 +134,25 @@ def _labels(cluster: Cluster, role: str, index: int = 0) -> list[str]:
 
 def network_owner(cluster: Cluster) -> str | None:
     """The cluster label of the network named like ours ('' if someone else's), None if absent."""
-    out = run(["docker", "network", "inspect", cluster.network], check=False)
-    if out.returncode != 0:
+    out = probe(["docker", "network", "inspect", cluster.network], no_such_network(cluster.network))
+    if out is None:
         return None
-    labels = json.loads(out.stdout)[0].get("Labels") or {}
+    labels = json.loads(out)[0].get("Labels") or {}
     return str(labels.get(LABEL, ""))
+
+
+def no_such_network(*names: str) -> tuple[str, ...]:
+    """What the CLI prints for a network that does not exist (20.10, and 23.0 on)."""
+    return ("No such network", *(f"network {name} not found" for name in names))
 
 
 def subnet_users(cluster: Cluster) -> list[str]:
     """Networks on the engine, other than ours, whose subnet overlaps the cluster's."""
     users = []
-    for network in json.loads(docker("network", "inspect", *docker("network", "ls", "-q").split())):
+    ids = docker("network", "ls", "-q").split()
+    # A network removed between `ls` and `inspect` (another stack's `down`) is not listed.
+    found = probe(["docker", "network", "inspect", *ids], no_such_network(*ids), partial=True)
+    for network in json.loads(found or "[]"):
         if network["Name"] == cluster.network:
             continue
         for config in network.get("IPAM", {}).get("Config") or []:
@@ -183,8 +191,9 @@ def _volume(cluster: Cluster, name: str) -> str:
 
 
 def _state(name: str) -> str | None:
-    out = run(["docker", "inspect", "--format", "{{.State.Status}}", name], check=False)
-    return out.stdout.strip() if out.returncode == 0 else None
+    """The container's state (running, exited, ...), None when there is no such container."""
+    out = probe(["docker", "inspect", "--format", "{{.State.Status}}", name], NO_SUCH_OBJECT)
+    return None if out is None else out.strip()
 
 
 def ensure_registry(cluster: Cluster, image: str) -> bool:
@@ -298,21 +307,38 @@ def node_docker(
     )
 
 
+def node_probe(
+    cluster: Cluster, index: int, *args: str, known: tuple[str, ...], partial: bool = False
+) -> str | None:
+    """``node_docker`` for a command whose failure has one known meaning (see engine.probe)."""
+    return probe(
+        ["docker", "--host", f"unix://{cluster.socket(index)}", *args],
+        known,
+        what=f"docker {' '.join(args[:2])} on {cluster.hostname(index)}",
+        fix="see `sampleapp cluster status`",
+        partial=partial,
+    )
+
+
 def engine_answers(cluster: Cluster, index: int) -> bool:
+    """Whether the node's engine answers; False only when nothing listens on its socket (a node
+    stopped or starting). Any other failure, a timeout included, raises."""
     if not cluster.socket(index).exists():
         return False
-    out = run(
+    out = probe(
         ["docker", "--host", f"unix://{cluster.socket(index)}", "version", "--format", "ok"],
-        check=False,
+        CANNOT_CONNECT,
+        what=f"docker version on {cluster.hostname(index)}",
         timeout=20,
     )
-    return out.returncode == 0
+    return out is not None
 
 
 def wait_engine(cluster: Cluster, index: int, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not engine_answers(cluster, index):
         if time.monotonic() > deadline:
+            # Part of the error raised next: if `docker logs` fails, its complaint shows there.
             logs = run(["docker", "logs", "--tail", "20", cluster.container(index)], check=False)
             raise StackError(
                 f"The engine of {cluster.container(index)} did not answer within {timeout:.0f} s;"

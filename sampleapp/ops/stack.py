@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import httpx
 
 from sampleapp.errors import StackError
-from sampleapp.ops import compose, images, preflight
+from sampleapp.ops import compose, etcdctl, images, preflight
 from sampleapp.ops.compose import Container, containers, log_tail
 from sampleapp.ops.engine import docker, image_id
 from sampleapp.progress import Progress
@@ -94,25 +94,18 @@ def wait_completed(service: str, progress: Progress, timeout: float) -> None:
 
 
 def registered_backends() -> dict[str, str]:
-    """``/services/app/<instance>`` -> ``host:port``, read through the etcd container."""
+    """``/services/app/<instance>`` -> ``host:port``, read through the etcd container.
+
+    Raises when etcd does not run or does not answer: empty means no server is registered.
+    """
     etcd = [c for c in containers("etcd") if c.state == "running"]
     if not etcd:
-        return {}
-    out = docker(
-        "exec",
-        "-e",
-        "ETCDCTL_API=3",
-        etcd[0].id,
-        "etcdctl",
-        "get",
-        "--prefix",
-        SERVICES_PREFIX,
-        check=False,
-    )
-    lines = out.splitlines()
-    return {
-        k.removeprefix(SERVICES_PREFIX): v for k, v in zip(lines[::2], lines[1::2], strict=False)
-    }
+        raise StackError(
+            f"etcd does not run in project {compose.project()}, so no registered server can be "
+            "read: `sampleapp logs etcd` says why, `sampleapp up` starts it again"
+        )
+    found = etcdctl.get_prefix(etcd[0].id, SERVICES_PREFIX)
+    return {key.removeprefix(SERVICES_PREFIX): value for key, value in found.items()}
 
 
 def wait_registered(count: int, progress: Progress, timeout: float) -> None:

@@ -210,14 +210,17 @@ def services(cluster: Cluster, via: int, since: float | None = None) -> dict[str
         STACK,
         "--format",
         "{{.Name}}\t{{.Mode}}\t{{.Replicas}}",
-        check=False,
-    )
+    )  # exit 0 and nothing on stdout when the stack has no service
     rows = [line.split("\t") for line in out.splitlines() if line.count("\t") == 2]
     updates: dict[str, str] = {}
     images: dict[str, str] = {}
     one_shots: set[str] = set()
     if rows:
-        found = node_docker(cluster, via, "service", "inspect", *[r[0] for r in rows], check=False)
+        names = [r[0] for r in rows]
+        # A service removed since the listing (`cluster deploy` replaces migrate) is left out.
+        found = nodes.node_probe(
+            cluster, via, "service", "inspect", *names, known=no_such_service(*names), partial=True
+        )
         for item in json.loads(found or "[]"):
             name = item["Spec"]["Name"]
             updates[name] = update_state(item.get("UpdateStatus"), since)
@@ -267,9 +270,10 @@ class Task:
 def tasks(
     cluster: Cluster, via: int, service: str | None = None, running_only: bool = False
 ) -> list[Task]:
-    """Tasks of the stack (or one service), newest first, including ended ones."""
+    """Tasks of the stack (or one service), newest first, including ended ones; none when the
+    stack (or the service) has none, or does not exist."""
     target = ["service", "ps", f"{STACK}_{service}"] if service else ["stack", "ps", STACK]
-    out = node_docker(
+    out = nodes.node_probe(
         cluster,
         via,
         *target,
@@ -278,10 +282,10 @@ def tasks(
         "--format",
         "{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}\t{{.ID}}"
         "\t{{.Image}}",
-        check=False,
+        known=("nothing found in stack", *no_such_service(target[2])),
     )
     found = []
-    for line in out.splitlines():
+    for line in (out or "").splitlines():
         name, node, desired, current, error, task_id, image = (line.split("\t") + [""] * 7)[:7]
         short = name.lstrip(" \\_").removeprefix(f"{STACK}_").split(".")[0]
         found.append(Task(short, node, desired, current, error, task_id, name.strip(" \\_"), image))
@@ -310,17 +314,17 @@ def deploy(cluster: Cluster, via: int, stack_file: str, env: Mapping[str, str]) 
 
 def service_image(cluster: Cluster, via: int, service: str) -> str | None:
     """The image the service's spec names now (pinned by digest), None when not deployed."""
-    out = node_docker(
-        cluster,
-        via,
-        "service",
-        "inspect",
-        "--format",
-        "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-        f"{STACK}_{service}",
-        check=False,
-    ).strip()
-    return out or None
+    name = f"{STACK}_{service}"
+    image = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
+    out = nodes.node_probe(
+        cluster, via, "service", "inspect", "--format", image, name, known=no_such_service(name)
+    )
+    return (out or "").strip() or None
+
+
+def no_such_service(*names: str) -> tuple[str, ...]:
+    """What the CLI prints for a service that does not exist (20.10, and later)."""
+    return ("no such service", *(f"service {name} not found" for name in names))
 
 
 def remove_service(cluster: Cluster, via: int, service: str) -> None:
@@ -328,6 +332,8 @@ def remove_service(cluster: Cluster, via: int, service: str) -> None:
 
 
 def service_logs(cluster: Cluster, via: int, service: str, lines: int = 30) -> str:
+    """Only ever part of the message of a failure being raised (``cluster.failure``): when
+    ``docker service logs`` itself fails, its own complaint is what shows there."""
     out = engine.run(
         [
             "docker",
@@ -357,6 +363,5 @@ def container_of(cluster: Cluster, index: int, service: str) -> str | None:
         f"label=com.docker.swarm.service.name={STACK}_{service}",
         "--filter",
         "status=running",
-        check=False,
     ).split()
     return out[0] if out else None

@@ -10,8 +10,6 @@ from collections.abc import Callable
 
 from django.core.management import call_command
 
-DEMO_LOGIN = ("example@railstutorial.org", "foobar")
-
 
 def prepare(progress: Callable[[str], None] = print) -> None:
     progress("▶ Applying database migrations")

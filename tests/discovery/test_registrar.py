@@ -110,13 +110,11 @@ def test_no_gunicorn_process_holds_a_connection_to_its_own_server_once_ready(
     assert server.answers("/healthz") == 200
 
 
-def test_the_healthcheck_finds_the_web_role_and_gunicorns_port_in_pid_1s_command_line(
+def test_the_web_healthcheck_asks_the_app_server_on_the_port_it_is_told(
     steady: AppServer,
 ) -> None:
-    assert steady.process is not None
-    words = healthcheck.command(Path(f"/proc/{steady.process.pid}/cmdline"))
-    assert words[0] == "web"
-    assert healthcheck.check(words, {}) == f"web: {steady.url}/readyz 200"
+    assert healthcheck.check("web", {}, steady.port) == f"web: {steady.url}/readyz 200"
+    assert healthcheck.check("web", {"PORT": str(steady.port)}) == f"web: {steady.url}/readyz 200"
 
 
 def test_a_lost_lease_is_replaced_at_once_whatever_the_ttl(

@@ -124,9 +124,9 @@ def test_the_healthcheck_asks_this_proxys_own_nginx_on_its_control_socket(
     """Not the public port, which a proxy handing over shares with its successor."""
     renderer = start_renderer("health", etcd.env_endpoints, prefix())
     socket = renderer.runtime_dir / "control.sock"
-    assert healthcheck.check(["proxy"], renderer.env) == f"proxy: nginx answered 200 on {socket}"
+    assert healthcheck.check("proxy", renderer.env) == f"proxy: nginx answered 200 on {socket}"
     with pytest.raises(FileNotFoundError):
-        healthcheck.check(["proxy"], {**renderer.env, "NGINX_RUNTIME_DIR": str(tmp_path)})
+        healthcheck.check("proxy", {**renderer.env, "NGINX_RUNTIME_DIR": str(tmp_path)})
 
 
 def raw_request(port: int, data: bytes) -> bytes:

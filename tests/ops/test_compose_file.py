@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sampleapp import healthcheck
 from sampleapp.ops import cluster, swarm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +66,33 @@ def test_every_depends_on_uses_the_long_form_with_a_health_or_completion_conditi
                 else "service_healthy"
             )
             assert rule["condition"] == expected, f"{name} -> {dependency}: {rule}"
+
+
+@pytest.mark.parametrize(
+    "path", [COMPOSE, REPO / "deploy" / "stack.yaml"], ids=["compose", "stack"]
+)
+def test_each_app_image_healthcheck_names_the_role_its_service_runs(path):
+    """The healthcheck is told its role; nothing reads it back from the container's PID 1."""
+    checked = 0
+    for name, service in load(path)["services"].items():
+        command = service.get("command") or []
+        if command and command[0] in healthcheck.ROLES:
+            test = service["healthcheck"]["test"]
+            assert test == ["CMD", "sampleapp", "healthcheck", command[0]], name
+            checked += 1
+    assert checked == 4  # web, proxy, dns, register-db
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert 'CMD ["sampleapp", "healthcheck", "web"]' in dockerfile
+    assert 'CMD ["web"]' in dockerfile
+
+
+@pytest.mark.parametrize(
+    "path", [COMPOSE, REPO / "deploy" / "stack.yaml"], ids=["compose", "stack"]
+)
+def test_the_lease_and_drain_defaults_live_in_the_code_not_in_the_files(path):
+    web = load(path)["services"]["web"]["environment"]
+    assert web["LEASE_TTL"] == "${SAMPLEAPP_LEASE_TTL:-}"  # empty: config.py's default
+    assert "DRAIN_SECONDS" not in web
 
 
 def test_shared_policy_lives_in_x_anchors():

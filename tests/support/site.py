@@ -11,7 +11,9 @@ import secrets
 
 import httpx
 
-DEMO_EMAIL, DEMO_PASSWORD = "example@railstutorial.org", "foobar"
+from sampleapp import demo
+
+DEMO_EMAIL, DEMO_PASSWORD = demo.LOGIN
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 

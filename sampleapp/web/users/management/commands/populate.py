@@ -20,11 +20,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from faker import Faker
 
+from sampleapp import demo
 from sampleapp.web.microposts.models import Micropost
 from sampleapp.web.relationships.models import Relationship
 from sampleapp.web.users.models import User
 
-ADMIN_EMAIL = "example@railstutorial.org"
 LOCK_KEY = 0x5A4D_504C  # any constant shared by every populate: "ZMPL"
 SEED = 2013
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-            if User.objects.filter(email=ADMIN_EMAIL).exists():
+            if User.objects.filter(email=demo.EMAIL).exists():
                 self.stdout.write("Sample data already there: nothing to do")
                 return
             users = make_users(Faker(), timezone.now())
@@ -50,9 +50,9 @@ def make_users(fake: Faker, now: dt.datetime) -> list[User]:
     fake.seed_instance(SEED)
     admin = User(
         name="Example User",
-        email=ADMIN_EMAIL,
+        email=demo.EMAIL,
         admin=True,
-        password=make_password("foobar"),
+        password=make_password(demo.PASSWORD),
         created_at=now,
     )
     admin.save()
@@ -62,7 +62,7 @@ def make_users(fake: Faker, now: dt.datetime) -> list[User]:
         for n in range(99)
     ]
     User.objects.bulk_create(others)
-    emails = [ADMIN_EMAIL, *(u.email for u in others)]
+    emails = [demo.EMAIL, *(u.email for u in others)]
     return list(User.objects.filter(email__in=emails).order_by("id"))
 
 
