@@ -22,14 +22,14 @@ import os
 import shutil
 import signal
 import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from sampleapp.errors import DiscoveryError
+from sampleapp.errors import DiscoveryError, SampleappError
+from sampleapp.poll import PENDING, poll
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +140,11 @@ class Nginx:
         workers = _children(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGQUIT)
-        until = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < until:
-            time.sleep(0.05)  # not our child: no wait() to block on
-        if _alive(pid):
+        if not _waited(f"nginx {pid} to stop", lambda: not _alive(pid), timeout):
             log.warning("nginx %d did not stop in %.0f s: killing it", pid, timeout)
             _kill_all([pid, *workers])
-            until = time.monotonic() + 5.0
-            while any(_alive(p) for p in (pid, *workers)) and time.monotonic() < until:
-                time.sleep(0.05)  # SIGKILLed: gone at its next scheduling
+            # SIGKILLed: gone at its next scheduling
+            _waited("nginx to die", lambda: not any(_alive(p) for p in (pid, *workers)), 5.0)
         return pid
 
     def reload(self) -> None:
@@ -164,23 +160,28 @@ class Nginx:
         accepts connections on the shared socket and routes them by the old pool.
         """
         transport = httpx.HTTPTransport(uds=str(self.runtime_dir / CONTROL_SOCKET))
-        until = time.monotonic() + deadline
         with httpx.Client(transport=transport, timeout=1.0) as client:
-            while time.monotonic() < until and self.exit_code() is None:
+
+            def serving() -> bool:
+                if self.exit_code() is not None:
+                    raise DiscoveryError(f"nginx exited with status {self.exit_code()}")
                 try:
                     answered = client.get("http://nginx/generation").text.strip()
                 except httpx.HTTPError:
-                    answered = ""
-                if answered == str(generation) and not any(
+                    return False
+                return answered == str(generation) and not any(
                     _accepting(w) for w in self._old_workers
-                ):
-                    self._old_workers = []
-                    return True
-                time.sleep(0.005)  # polling under the deadline above
-        log.warning(
-            "nginx did not confirm config generation %d within %.0f s", generation, deadline
-        )
-        return False
+                )
+
+            # An nginx that exited raises in serving(): not confirmed, at once.
+            confirmed = _waited(f"nginx to serve config {generation}", serving, deadline)
+        if confirmed:
+            self._old_workers = []
+        else:
+            log.warning(
+                "nginx did not confirm config generation %d within %.0f s", generation, deadline
+            )
+        return confirmed
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -206,6 +207,15 @@ def setpriv() -> str:
             "setpriv was not found: install util-linux (it makes nginx stop with its renderer)"
         )
     return path
+
+
+def _waited(what: str, done: Callable[[], bool], timeout: float) -> bool:
+    """Whether ``done`` came true within ``timeout`` s, asked every 5 ms: these waits measure
+    what nginx does in milliseconds, and a reload is only as quick as they notice it."""
+    try:
+        return poll(f"Waiting for {what}", lambda: done() or PENDING, timeout, interval=0.005)
+    except SampleappError:
+        return False
 
 
 def _is_master_of(pid: int, conf: Path) -> bool:

@@ -19,20 +19,21 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import yaml
 
+from sampleapp import demo
+from sampleapp.discovery import keys
 from sampleapp.errors import ConfigError, DiscoveryError, PreflightError, StackError
 from sampleapp.ops import compose, engine, etcdctl, images, nodes, preflight, swarm
 from sampleapp.ops.cluster_images import Pushed, push_images
 from sampleapp.ops.nodes import Cluster
 from sampleapp.ops.secrets import secrets_dir
+from sampleapp.ops.waits import wait_serving
+from sampleapp.poll import Pending, poll
 from sampleapp.progress import Progress
 
 STACK_FILE = compose.DEPLOY / "stack.yaml"
 LOG_FILE = compose.REPO / "var" / "sampleapp-cluster.log"
-DEMO_LOGIN = ("example@railstutorial.org", "foobar")
-SERVICES_PREFIX = "/services/app/"
 MIN_CLI = (20, 10)  # swarm jobs in the engine API
 JOBS_CLI = (23, 0)  # docker/cli#2907: `mode: replicated-job` in stack files
 # Where an older CLI (Debian bookworm's docker.io 20.10) gets the stack file with the jobs made
@@ -225,14 +226,20 @@ def deploy(progress: Progress | None = None, timeout: float = 300, image: str | 
     wait_services(cluster, via, ("web",), progress, timeout, since)
     wait_registered(cluster, ready, progress, timeout)
     wait_services(cluster, via, ("proxy", "edge"), progress, timeout, since)
-    wait_serving(cluster, via, progress, timeout)
-    email, password = DEMO_LOGIN
+    wait_serving(
+        cluster.url + "/",
+        progress,
+        timeout,
+        fail=lambda why: failure(cluster, via, "edge", why),
+    )
+    email, password = demo.LOGIN
     progress.done(f"sampleapp is up at {cluster.url}  (sign in as {email} / {password})")
     return cluster.url
 
 
-def failure(cluster: Cluster, via: int, service: str, why: str) -> StackError:
-    lines = [f"{service} {why}."]
+def failure(cluster: Cluster, via: int, service: str, headline: str) -> StackError:
+    """``headline``, then ``service``'s tasks with their errors and its last log lines."""
+    lines = [headline.rstrip(".") + "."]
     for task in swarm.tasks(cluster, via, service)[:6]:
         lines.append(
             f"  task on {task.node or '?'}: {task.current} (desired {task.desired})"
@@ -258,19 +265,27 @@ def wait_services(
     ended in a rollback: see ``swarm.update_state``)."""
     what = " and ".join(names)
     verb = "finish" if names == ("migrate",) else "run healthy"
-    with progress.waiting(f"Waiting for {what} to {verb}") as ticker:
-        while True:
-            found = swarm.services(cluster, via, since)
-            late = [n for n in names if n not in found or not found[n].converged]
-            if not late:
-                progress.info(", ".join(f"{n} {found[n].replicas}" for n in names))
-                return
-            if stuck := [n for n in late if n in found and found[n].stuck]:
-                raise failure(cluster, via, stuck[0], f"update is {found[stuck[0]].update}")
-            if ticker.elapsed > timeout:
-                raise failure(cluster, via, late[0], f"did not converge within {timeout:.0f} s")
-            ticker.tick(", ".join(f"{n} {found[n].replicas}" for n in names if n in found))
-            time.sleep(1)
+    late: list[str] = []
+
+    def check() -> dict[str, swarm.Service] | Pending:
+        found = swarm.services(cluster, via, since)
+        late[:] = [n for n in names if n not in found or not found[n].converged]
+        if not late:
+            return found
+        if stuck := [n for n in late if n in found and found[n].stuck]:
+            raise failure(
+                cluster, via, stuck[0], f"{stuck[0]}'s update is {found[stuck[0]].update}"
+            )
+        return Pending(", ".join(f"{n} {found[n].replicas}" for n in names if n in found))
+
+    found = poll(
+        f"Waiting for {what} to {verb}",
+        check,
+        timeout,
+        progress=progress,
+        fail=lambda why: failure(cluster, via, late[0], why),
+    )
+    progress.info(", ".join(f"{n} {found[n].replicas}" for n in names))
 
 
 def registered_backends(cluster: Cluster) -> dict[str, str]:
@@ -292,9 +307,9 @@ def registered_backends(cluster: Cluster) -> dict[str, str]:
                 if container is not None:
                     socket = str(cluster.socket(machine.index))
                     found = etcdctl.get_prefix(
-                        container, SERVICES_PREFIX, socket=socket, where=f" on {host}"
+                        container, keys.SERVICES_PREFIX, socket=socket, where=f" on {host}"
                     )
-                    return {k.removeprefix(SERVICES_PREFIX): v for k, v in found.items()}
+                    return {k.removeprefix(keys.SERVICES_PREFIX): v for k, v in found.items()}
         except StackError as exc:
             failures.append(exc)
     why = f"the last failure: {failures[-1]}" if failures else "no etcd member runs"
@@ -305,28 +320,18 @@ def registered_backends(cluster: Cluster) -> dict[str, str]:
 
 
 def wait_registered(cluster: Cluster, count: int, progress: Progress, timeout: float) -> None:
-    with progress.waiting(f"Waiting for {count} app servers to register in etcd") as ticker:
-        while (n := len(registered_backends(cluster))) < count:
-            if ticker.elapsed > timeout:
-                via = swarm.manager(cluster, count_nodes(cluster))
-                raise failure(cluster, via, "web", f"has {n} of {count} servers registered")
-            ticker.tick(f"{n} of {count} registered")
-            time.sleep(1)
-        progress.info(f"{count} of {count} servers registered")
+    def check() -> bool | Pending:
+        n = len(registered_backends(cluster))
+        return True if n >= count else Pending(f"{n} of {count} registered")
 
-
-def wait_serving(cluster: Cluster, via: int, progress: Progress, timeout: float) -> None:
-    with progress.waiting(f"Waiting for the proxy to serve {cluster.url}/") as ticker:
-        while True:
-            try:
-                if httpx.get(cluster.url + "/", timeout=5, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if ticker.elapsed > timeout:
-                raise failure(cluster, via, "proxy", f"did not answer 200 on {cluster.url}/")
-            ticker.tick()
-            time.sleep(0.5)
+    poll(
+        f"Waiting for {count} app servers to register in etcd",
+        check,
+        timeout,
+        progress=progress,
+        fail=lambda why: failure(cluster, swarm.manager(cluster, count_nodes(cluster)), "web", why),
+    )
+    progress.info(f"{count} of {count} servers registered")
 
 
 def destroy(progress: Progress | None = None) -> nodes.Resources:

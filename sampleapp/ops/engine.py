@@ -17,13 +17,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from sampleapp.errors import PreflightError, StackError
+from sampleapp.poll import PENDING, poll
 
 DOCKERD_LOG = Path("/var/log/sampleapp-dockerd.log")
 MIN_ENGINE = (20, 10)
@@ -219,13 +219,13 @@ def ensure_engine(timeout: float = 60) -> tuple[int, int]:
                 stderr=log,
                 check=True,
             )
-        deadline = time.monotonic() + timeout
-        while (version := engine_version()) is None:
-            if time.monotonic() > deadline:
-                raise PreflightError(
-                    f"dockerd did not answer within {timeout:.0f} s: see {DOCKERD_LOG}"
-                )
-            time.sleep(0.5)
+        version = poll(
+            "Waiting for dockerd to answer",
+            lambda: engine_version() or PENDING,
+            timeout,
+            interval=0.5,
+            fail=lambda why: PreflightError(f"{why}: see {DOCKERD_LOG}"),
+        )
     if version < MIN_ENGINE:
         raise PreflightError(
             f"Expected Docker ≥ {MIN_ENGINE[0]}.{MIN_ENGINE[1]} but found "

@@ -15,13 +15,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from sampleapp.errors import ConfigError, StackError
 from sampleapp.ops.engine import CANNOT_CONNECT, NO_SUCH_OBJECT, docker, probe, run
+from sampleapp.poll import PENDING, poll
 
 DEFAULT_NAME = "sampleapp-cluster"
 DEFAULT_SUBNET = "10.213.60.0/24"
@@ -335,17 +335,21 @@ def engine_answers(cluster: Cluster, index: int) -> bool:
 
 
 def wait_engine(cluster: Cluster, index: int, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not engine_answers(cluster, index):
-        if time.monotonic() > deadline:
-            # Part of the error raised next: if `docker logs` fails, its complaint shows there.
-            logs = run(["docker", "logs", "--tail", "20", cluster.container(index)], check=False)
-            raise StackError(
-                f"The engine of {cluster.container(index)} did not answer within {timeout:.0f} s;"
-                f" its last log lines:\n{logs.stdout}{logs.stderr}\n"
-                "Check the node's capabilities (`docker inspect`), then `sampleapp cluster create`"
-            )
-        time.sleep(0.5)
+    def gave_up(why: str) -> StackError:
+        # Part of the error raised: if `docker logs` fails, its complaint shows there.
+        logs = run(["docker", "logs", "--tail", "20", cluster.container(index)], check=False)
+        return StackError(
+            f"{why}; the node's last log lines:\n{logs.stdout}{logs.stderr}\n"
+            "Check the node's capabilities (`docker inspect`), then `sampleapp cluster create`"
+        )
+
+    poll(
+        f"Waiting for the engine of {cluster.container(index)} to answer",
+        lambda: engine_answers(cluster, index) or PENDING,
+        timeout,
+        interval=0.5,
+        fail=gave_up,
+    )
 
 
 @dataclass(frozen=True)

@@ -21,20 +21,19 @@ new servers start.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
-
+from sampleapp import demo
+from sampleapp.discovery import keys
 from sampleapp.errors import StackError
 from sampleapp.ops import compose, etcdctl, images, preflight
 from sampleapp.ops.compose import Container, containers, log_tail
 from sampleapp.ops.engine import docker, image_id
+from sampleapp.ops.waits import wait_serving
+from sampleapp.poll import PENDING, Pending, poll
 from sampleapp.progress import Progress
 
-DEMO_LOGIN = ("example@railstutorial.org", "foobar")
-SERVICES_PREFIX = "/services/app/"
 LOG_FILE = compose.REPO / "var" / "sampleapp-up.log"
 
 
@@ -49,8 +48,9 @@ def url(env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{env.get('SAMPLEAPP_PORT') or 8080}"
 
 
-def _failure(service: str, found: list[Container], why: str) -> StackError:
-    parts = [f"{service} {why}."]
+def _failure(service: str, found: list[Container], headline: str) -> StackError:
+    """``headline``, then each container of ``found`` with its state and last log lines."""
+    parts = [headline.rstrip(".") + "."]
     for c in found:
         parts.append(
             f"--- {c.name}: state={c.state} health={c.health or 'none'} "
@@ -62,35 +62,45 @@ def _failure(service: str, found: list[Container], why: str) -> StackError:
 
 def wait_healthy(service: str, progress: Progress, timeout: float, count: int = 1) -> None:
     """Until ``count`` containers of ``service`` are running and healthy."""
-    with progress.waiting(f"Waiting for {service} to be healthy") as ticker:
-        while True:
-            found = containers(service)
-            if sum(c.ok for c in found) >= count:
-                return
-            # A container that exited is final; an unhealthy one may still recover in time.
-            crashed = [c for c in found if c.state == "exited"]
-            if crashed:
-                raise _failure(service, crashed, "exited")
-            if ticker.elapsed > timeout:
-                late = [c for c in found if not c.ok]
-                raise _failure(service, late, f"was not healthy within {timeout:.0f} s")
-            ticker.tick(", ".join(f"{c.name} {c.health or c.state}" for c in found))
-            time.sleep(1)
+    last: list[Container] = []
+
+    def check() -> bool | Pending:
+        last[:] = found = containers(service)
+        if sum(c.ok for c in found) >= count:
+            return True
+        # A container that exited is final; an unhealthy one may still recover in time.
+        if crashed := [c for c in found if c.state == "exited"]:
+            raise _failure(service, crashed, f"{service} exited")
+        return Pending(", ".join(f"{c.name} {c.health or c.state}" for c in found))
+
+    poll(
+        f"Waiting for {service} to be healthy",
+        check,
+        timeout,
+        progress=progress,
+        fail=lambda why: _failure(service, [c for c in last if not c.ok], why),
+    )
 
 
 def wait_completed(service: str, progress: Progress, timeout: float) -> None:
     """Until the one-shot ``service`` has exited 0."""
-    with progress.waiting(f"Waiting for {service} to finish") as ticker:
-        while True:
-            found = containers(service)
-            if found and all(c.state == "exited" for c in found):
-                if all(c.exit_code == 0 for c in found):
-                    return
-                raise _failure(service, found, "failed")
-            if ticker.elapsed > timeout:
-                raise _failure(service, found, f"did not finish within {timeout:.0f} s")
-            ticker.tick()
-            time.sleep(1)
+    last: list[Container] = []
+
+    def check() -> bool | Pending:
+        last[:] = found = containers(service)
+        if found and all(c.state == "exited" for c in found):
+            if all(c.exit_code == 0 for c in found):
+                return True
+            raise _failure(service, found, f"{service} failed")
+        return PENDING
+
+    poll(
+        f"Waiting for {service} to finish",
+        check,
+        timeout,
+        progress=progress,
+        fail=lambda why: _failure(service, last, why),
+    )
 
 
 def registered_backends() -> dict[str, str]:
@@ -104,37 +114,26 @@ def registered_backends() -> dict[str, str]:
             f"etcd does not run in project {compose.project()}, so no registered server can be "
             "read: `sampleapp logs etcd` says why, `sampleapp up` starts it again"
         )
-    found = etcdctl.get_prefix(etcd[0].id, SERVICES_PREFIX)
-    return {key.removeprefix(SERVICES_PREFIX): value for key, value in found.items()}
+    found = etcdctl.get_prefix(etcd[0].id, keys.SERVICES_PREFIX)
+    return {key.removeprefix(keys.SERVICES_PREFIX): value for key, value in found.items()}
 
 
 def wait_registered(count: int, progress: Progress, timeout: float) -> None:
     """Until exactly ``count`` servers are registered (stale keys of a crash expire first)."""
-    with progress.waiting(f"Waiting for {count} app servers to register") as ticker:
-        while (n := len(registered_backends())) != count:
-            if ticker.elapsed > timeout:
-                raise _failure(
-                    "web",
-                    containers("web"),
-                    f"has {n} of {count} servers registered after {timeout:.0f} s",
-                )
-            ticker.tick(f"{n} of {count} registered")
-            time.sleep(0.5)
-        progress.info(f"{count} of {count} servers registered")
 
+    def check() -> bool | Pending:
+        n = len(registered_backends())
+        return True if n == count else Pending(f"{n} of {count} registered")
 
-def wait_serving(base: str, progress: Progress, timeout: float) -> None:
-    with progress.waiting(f"Waiting for the proxy to serve {base}/") as ticker:
-        while True:
-            try:
-                if httpx.get(base + "/", timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if ticker.elapsed > timeout:
-                raise _failure("proxy", containers("proxy"), f"did not answer 200 on {base}/")
-            ticker.tick()
-            time.sleep(0.5)
+    poll(
+        f"Waiting for {count} app servers to register",
+        check,
+        timeout,
+        progress=progress,
+        interval=0.5,
+        fail=lambda why: _failure("web", containers("web"), why),
+    )
+    progress.info(f"{count} of {count} servers registered")
 
 
 @dataclass(frozen=True)
@@ -175,29 +174,36 @@ def run_migrate(target: Target, env: dict[str, str], progress: Progress, timeout
 def wait_ready(service: str, ids: set[str], progress: Progress, timeout: float) -> None:
     """Until each of these containers of ``service`` is healthy (web: and registered in etcd)."""
     what = "healthy and registered" if service == "web" else "healthy"
-    with progress.waiting(
-        f"Waiting for {len(ids)} new {service} container(s) to be {what}"
-    ) as ticker:
-        while True:
-            found = [c for c in containers(service) if c.id in ids]
-            crashed = [c for c in found if c.state == "exited"]
-            if crashed:
-                raise _failure(
-                    service, crashed, "exited while starting (the old containers still serve)"
-                )
-            if len(found) < len(ids):
-                lost = len(ids) - len(found)
-                raise _failure(service, found, f"lost {lost} new container(s) while they started")
-            ready = {c.id for c in found if c.ok}
-            if service == "web":
-                ready &= set(registered_backends())
-            if ready == ids:
-                return
-            if ticker.elapsed > timeout:
-                late = [c for c in found if c.id not in ready]
-                raise _failure(service, late, f"was not {what} within {timeout:.0f} s")
-            ticker.tick(f"{len(ready)} of {len(ids)} ready")
-            time.sleep(1)
+    late: list[Container] = []
+
+    def check() -> bool | Pending:
+        found = [c for c in containers(service) if c.id in ids]
+        if crashed := [c for c in found if c.state == "exited"]:
+            raise _failure(
+                service,
+                crashed,
+                f"{service} exited while starting (the old containers still serve)",
+            )
+        if len(found) < len(ids):
+            lost = len(ids) - len(found)
+            raise _failure(
+                service, found, f"{service} lost {lost} new container(s) while they started"
+            )
+        ready = {c.id for c in found if c.ok}
+        if service == "web":
+            ready &= set(registered_backends())
+        if ready == ids:
+            return True
+        late[:] = [c for c in found if c.id not in ready]
+        return Pending(f"{len(ready)} of {len(ids)} ready")
+
+    poll(
+        f"Waiting for {len(ids)} new {service} container(s) to be {what}",
+        check,
+        timeout,
+        progress=progress,
+        fail=lambda why: _failure(service, late, why),
+    )
 
 
 def roll(
@@ -277,11 +283,16 @@ def up(options: Options, progress: Progress | None = None) -> str:
     start("edge", args=("--no-deps",))
     roll("proxy", 1, wanted["proxy"], extra, progress, t)
     base = url(env)
-    wait_serving(base, progress, t)
+    wait_serving(
+        base + "/",
+        progress,
+        t,
+        fail=lambda why: _failure("proxy", containers("proxy"), why),
+    )
     pruned = images.prune_superseded_images()
     if pruned:
         progress.info(f"removed {pruned} superseded sampleapp image(s)")
-    email, password = DEMO_LOGIN
+    email, password = demo.LOGIN
     progress.done(f"sampleapp is up at {base}  (sign in as {email} / {password})")
     return base
 
@@ -331,7 +342,7 @@ def status(write: Callable[[str], None] = print) -> None:
         addresses = " ".join(f"{n}={ip}" for n, ip in sorted(c.ip.items()) if ip)
         write(f"{c.service:<10} {c.name:<28} {c.state:<10} {c.health or '-':<10} {addresses}")
     backends = registered_backends()
-    write(f"\nRegistered app servers ({len(backends)}) under {SERVICES_PREFIX}:")
+    write(f"\nRegistered app servers ({len(backends)}) under {keys.SERVICES_PREFIX}:")
     for instance, address in sorted(backends.items()):
         write(f"  {instance:<20} {address}")
     write(f"\nProxy: {url(compose.environment())}")

@@ -9,37 +9,38 @@ Static files are not collected here: they are baked into the image.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.management import call_command
 from django.db import OperationalError, connection
 
 from sampleapp.errors import StackError
+from sampleapp.poll import Pending, poll
+from sampleapp.progress import Progress
 
 MIGRATE_LOCK = 0x5A4D_4D47  # "ZMMG", distinct from populate's transaction lock
 
 
-def wait_for_database(timeout: float, progress: Callable[[str], None]) -> None:
-    started = time.monotonic()
-    last_report = 0.0
-    while True:
+def wait_for_database(timeout: float, progress: Progress) -> None:
+    def check() -> bool | Pending:
         try:
             connection.ensure_connection()
-            return
+            return True
         except OperationalError as exc:
-            waited = time.monotonic() - started
-            if waited > timeout:
-                raise StackError(
-                    f"the database did not answer within {timeout:.0f} s ({exc}): check that "
-                    "the db service is running and POSTGRES_HOST/POSTGRES_USER are right"
-                ) from exc
-            if waited - last_report >= 5:
-                progress(f"▶ Waiting for the database ({waited:.0f} s): {str(exc).strip()}")
-                last_report = waited
             connection.close()
-            time.sleep(0.5)
+            return Pending(str(exc).strip())
+
+    poll(
+        "Waiting for the database",
+        check,
+        timeout,
+        progress=progress,
+        interval=0.5,
+        fail=lambda why: StackError(
+            f"{why}: check that the db service is running and POSTGRES_HOST/POSTGRES_USER are right"
+        ),
+    )
 
 
 @contextmanager
@@ -58,12 +59,12 @@ def exclusive() -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK])
 
 
-def run(timeout: float = 120.0, progress: Callable[[str], None] = print) -> None:
-    progress("▶ Waiting for the database")
+def run(timeout: float = 120.0, progress: Progress | None = None) -> None:
+    progress = progress or Progress()
     wait_for_database(timeout, progress)
     with exclusive():
-        progress("▶ Applying database migrations")
+        progress.step("Applying database migrations")
         call_command("migrate", interactive=False, verbosity=1)
-        progress("▶ Loading the sample data (skipped when already there)")
+        progress.step("Loading the sample data (skipped when already there)")
         call_command("populate", verbosity=1)
-    progress("✔ Database ready")
+    progress.done("Database ready")

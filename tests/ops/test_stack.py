@@ -272,7 +272,7 @@ def test_a_service_that_cannot_start_is_named_with_its_log_tail(
         with pytest.raises(StackError) as failure:
             stack.up(stack.Options(build=False, timeout=25), Progress())
         message = str(failure.value)
-        assert message.startswith("etcd was not healthy within 25 s")
+        assert message.startswith("Gave up after 25 s waiting for etcd to be healthy")
         assert "invalid choice: 'etcd'" in message  # the crashing container's own log line
         assert "sampleapp logs etcd" in message
     finally:

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ from typing import TypeVar
 
 import httpx
 import pytest
+
+from sampleapp.poll import PENDING, poll
 
 T = TypeVar("T")
 
@@ -58,14 +59,13 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
     """Poll ``predicate`` until it returns something truthy; fail saying ``what`` never came."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}", pytrace=False)
-        time.sleep(interval)
+    return poll(
+        f"Waiting for {what}",
+        lambda: predicate() or PENDING,
+        timeout,
+        interval=interval,
+        fail=lambda why: pytest.fail.Exception(why, pytrace=False),
+    )
 
 
 @dataclass
