@@ -110,6 +110,42 @@ def evidence(c: Cluster, machine: str = "core-03") -> str:
     return "\n".join(lines)
 
 
+def proxy_evidence(c: Cluster) -> str:
+    """Why a registered server gets no request: the proxy's pool (status.json), its last log
+    lines (nginx's connect errors) and whether the proxy reaches each registered address."""
+    proxy = swarm.container_of(c, 1, "proxy")
+    if proxy is None:
+        return "--- no proxy container runs on core-01"
+    lines = [f"--- registered: {cluster.registered_backends(c)}"]
+    status = nodes.node_docker(
+        c, 1, "exec", proxy, "cat", "/app/var/nginx/status.json", check=False
+    )
+    lines.append(f"--- proxy status.json: {status}")
+    for address in cluster.registered_backends(c).values():
+        host, _, port = address.rpartition(":")
+        probe = (
+            "import socket,time; t=time.monotonic(); "
+            f"socket.create_connection(('{host}',{port}),3); "
+            "print(f'connected in {time.monotonic()-t:.3f} s')"
+        )
+        reach = engine.run(
+            ["docker", "--host", f"unix://{c.socket(1)}", "exec", proxy, "python3", "-c", probe],
+            check=False,
+            timeout=30,
+        )
+        lines.append(
+            f"--- proxy -> {address}: {reach.stdout.strip()} {reach.stderr.strip()[-300:]}"
+        )
+    logs = engine.run(
+        ["docker", "--host", f"unix://{c.socket(1)}", "logs", "--tail", "40", proxy],
+        check=False,
+        timeout=30,
+    )
+    errors = [ln for ln in (logs.stdout + logs.stderr).splitlines() if "GET / " not in ln]
+    lines.append("--- proxy's last log lines (requests left out):\n" + "\n".join(errors[-30:]))
+    return "\n".join(lines)
+
+
 def stop_core_03(c: Cluster, lease_ttl: int) -> None:
     """Stop core-03 as a machine is shut down (``docker stop``) unless it is stopped already,
     then wait until no app server of it is registered any more.
@@ -163,12 +199,15 @@ def start_core_03(c: Cluster) -> None:
         "the swarm to see core-03 ready",
         interval=1,
     )
-    wait_until(
-        lambda: any(machine_of(i) == "core-03" for i in served_by(c.url, 6)),
-        30,
-        "a request served on core-03",
-        interval=0.5,
-    )
+    try:
+        wait_until(
+            lambda: any(machine_of(i) == "core-03" for i in served_by(c.url, 6)),
+            30,
+            "a request served on core-03",
+            interval=0.5,
+        )
+    except pytest.fail.Exception as exc:
+        pytest.fail(f"{exc}\n{proxy_evidence(c)}\n{evidence(c)}", pytrace=False)
     wait_until(
         lambda: "etcd members (3 of 3 healthy)" in cluster_status.inside_status(c)[0],
         120,
