@@ -37,7 +37,7 @@ def poll(
     *,
     progress: Progress | None = None,
     interval: float = 1.0,
-    fail: Callable[[str], Exception] = SampleappError,
+    fail: Callable[[str], BaseException] = SampleappError,
 ) -> T:
     """Call ``check`` every ``interval`` seconds until it returns something other than a
     :class:`Pending`, and return that. After ``timeout`` seconds, raise ``fail(message)``, the
@@ -60,7 +60,7 @@ def _loop(
     check: Callable[[], T | Pending],
     timeout: float,
     interval: float,
-    fail: Callable[[str], Exception],
+    fail: Callable[[str], BaseException],
     started: float,
     tick: Callable[[str], None],
 ) -> T:
