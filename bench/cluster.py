@@ -33,7 +33,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.measure import free_port, page_rows, sign_in, timed
 from bench.report import percentile, table, write_section
-from sampleapp.ops import cluster, engine, images, nodes, swarm
+from sampleapp.ops import bases, cluster, cluster_stack, driver, engine, images, nodes, swarm
+from sampleapp.ops.cluster_stack import SwarmStack
 from sampleapp.progress import Progress
 from tests.support.docker import free_cluster_subnet, new_app_version
 
@@ -59,7 +60,7 @@ def web_on(c: nodes.Cluster, machines: int, progress: Progress) -> None:
     if (machines == 1) != ("core-01" in current):
         nodes.node_docker(c, 1, "service", "update", "--detach", *args, "sampleapp_web")
     deadline = time.monotonic() + 180
-    while len(cluster.registered_backends(c)) != machines or not all(
+    while len(driver.registered(SwarmStack(c))) != machines or not all(
         s.converged for s in [swarm.services(c, 1)["web"]]
     ):
         if time.monotonic() > deadline:
@@ -110,12 +111,12 @@ class Tracker:
 
 def failover(c: nodes.Cluster, how: str, url: str) -> list[str]:
     """Stop or kill core-03 under load; what the clients saw, relative to the command."""
-    victim = next(i for i in cluster.registered_backends(c) if machine_of(i) == "core-03")
+    victim = next(i for i in driver.registered(SwarmStack(c)) if machine_of(i) == "core-03")
     with Tracker(url + "/") as tracker:
         time.sleep(3)
         t0 = time.monotonic()
         command = subprocess.Popen(["docker", how, c.container(3)], stdout=subprocess.DEVNULL)
-        while victim in cluster.registered_backends(c):
+        while victim in driver.registered(SwarmStack(c)):
             time.sleep(0.1)
         key_gone = time.monotonic() - t0
         command.wait(60)
@@ -127,7 +128,7 @@ def failover(c: nodes.Cluster, how: str, url: str) -> list[str]:
     latencies = [d * 1000 for _, d, _ in after]
     engine.docker("start", c.container(3))
     started = time.monotonic()
-    while not any(machine_of(i) == "core-03" for i in cluster.registered_backends(c)):
+    while not any(machine_of(i) == "core-03" for i in driver.registered(SwarmStack(c))):
         time.sleep(1)
     back = time.monotonic() - started
     return [
@@ -159,10 +160,10 @@ def new_version(c: nodes.Cluster, url: str, progress: Progress, *, new_infra: bo
         with Tracker(url + "/") as tracker:
             time.sleep(3)
             t0 = time.monotonic()
-            cluster.deploy(progress, image=tag)
+            cluster_stack.deploy(progress, image=tag)
             took = time.monotonic() - t0
             changed = running()
-            cluster.deploy(progress)
+            cluster_stack.deploy(progress)
             time.sleep(3)
     finally:
         engine.docker("rmi", tag, *([images.infra_image(tag)] if new_infra else []), check=False)
@@ -200,13 +201,13 @@ def main() -> None:
     progress = Progress(secrets_dir / "bench.log")
     if not engine.image_exists(images.APP_IMAGE):
         images.build_app_image(progress)
-    images.resolve_bases(progress, images.CLUSTER_BASES)
+    bases.resolve(progress, bases.CLUSTER_BASES)
     cluster.destroy(progress)
     load_before = os.getloadavg()[0]
     rows: list[list[object]] = []
     try:
         create = timed("cluster create", lambda: cluster.create(3, progress))
-        deploy = timed("cluster deploy (to the first 200)", lambda: cluster.deploy(progress))
+        deploy = timed("cluster deploy (to the first 200)", lambda: cluster_stack.deploy(progress))
         c = cluster.current()
         cookie = sign_in(base)
         for machines in (3, 1):

@@ -25,7 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.measure import free_port, page_rows, sign_in, timed, wrk
 from bench.report import table, write_section
-from sampleapp.ops import compose, engine, images, stack
+from sampleapp.ops import bases, compose, driver, engine, images, stack
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
 from tests.support.docker import copy_build_context, free_subnet, new_app_version
@@ -74,7 +74,7 @@ def proxy_rows(base: str, progress: Progress) -> list[list[object]]:
     image (the new proxy binds the port beside the old one in edge's namespace)."""
     env = compose.environment(
         {
-            **images.resolve_bases(progress),
+            **bases.present(),
             "SAMPLEAPP_IMAGE": images.APP_IMAGE,
             "SAMPLEAPP_INFRA_IMAGE": images.ensure_infra_image(),
         }
@@ -113,7 +113,7 @@ def kill_row(base: str, progress: Progress) -> list[object]:
         load.wait_for(40)
         started = time.monotonic()
         engine.docker("kill", victim.id)
-        while victim.id in stack.registered_backends():
+        while victim.id in driver.registered(stack.ComposeStack(reading=True)):
             if time.monotonic() - started > 120:
                 raise SystemExit(f"{victim.name}'s key was still registered after 120 s")
             time.sleep(0.1)

@@ -16,6 +16,7 @@ from sampleapp.errors import SampleappError
 from sampleapp.healthcheck import ROLES as HEALTHCHECK_ROLES  # the standard library only
 
 Handler = Callable[[argparse.Namespace], int | None]
+DEPLOYMENTS = ("compose", "cluster")
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -58,9 +59,9 @@ def _register_db(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from sampleapp.discovery import status
+    from sampleapp.ops import status
 
-    return status.main()
+    return status.main(args.target, as_json=args.json)
 
 
 def _web(args: argparse.Namespace) -> int:
@@ -103,21 +104,16 @@ def _up(args: argparse.Namespace) -> None:
 
 
 def _down(args: argparse.Namespace) -> None:
-    from sampleapp.ops import stack
+    from sampleapp.ops import status
+    from sampleapp.progress import Progress
 
-    stack.down(volumes=args.volumes)
-
-
-def _ps(args: argparse.Namespace) -> None:
-    from sampleapp.ops import stack
-
-    stack.status()
+    status.target(args.target).remove(Progress(), args.volumes)
 
 
 def _logs(args: argparse.Namespace) -> None:
-    from sampleapp.ops import stack
+    from sampleapp.ops import status
 
-    stack.logs(args.service, follow=args.follow, lines=args.tail)
+    status.target(args.target).logs(args.service, args.tail, args.follow)
 
 
 def _scale(args: argparse.Namespace) -> None:
@@ -139,15 +135,9 @@ def _cluster_create(args: argparse.Namespace) -> None:
 
 
 def _cluster_deploy(args: argparse.Namespace) -> None:
-    from sampleapp.ops import cluster
+    from sampleapp.ops import cluster_stack
 
-    cluster.deploy(timeout=args.timeout, image=args.image)
-
-
-def _cluster_status(args: argparse.Namespace) -> int:
-    from sampleapp.ops import cluster_status
-
-    return cluster_status.status()
+    cluster_stack.deploy(timeout=args.timeout, image=args.image)
 
 
 def _cluster_destroy(args: argparse.Namespace) -> None:
@@ -196,7 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", help="the database's port (default DB_PORT or 5432)")
     p.set_defaults(handler=_register_db)
 
-    p = sub.add_parser("status", help="registered app servers, DNS records, etcd member health")
+    p = sub.add_parser(
+        "status",
+        help="machines, services, registered app servers, DNS records, etcd health; "
+        "exit 1 naming each problem",
+    )
+    p.add_argument(
+        "--target",
+        choices=("host", "compose", "cluster"),
+        help="host: the etcd of ETCD_ENDPOINTS; default: that when set, else what runs",
+    )
+    p.add_argument("--json", action="store_true", help="the same report as JSON")
     p.set_defaults(handler=_status)
 
     p = sub.add_parser(
@@ -237,15 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("down", help="stop and remove the stack (data kept unless --volumes)")
     p.add_argument("--volumes", action="store_true", help="also delete the database volume")
+    p.add_argument("--target", choices=DEPLOYMENTS, default="compose")
     p.set_defaults(handler=_down)
 
-    p = sub.add_parser("ps", help="the stack's services, health and registered app servers")
-    p.set_defaults(handler=_ps)
+    p = sub.add_parser("ps", help="`sampleapp status --target compose`")
+    p.set_defaults(handler=_status, target="compose", json=False)
 
     p = sub.add_parser("logs", help="the stack's logs, of one service or all")
     p.add_argument("service", nargs="?")
     p.add_argument("-f", "--follow", action="store_true")
     p.add_argument("--tail", type=int, default=100)
+    p.add_argument("--target", choices=DEPLOYMENTS, default="compose")
     p.set_defaults(handler=_logs)
 
     p = sub.add_parser("scale", help="run N app servers: sampleapp scale web N")
@@ -267,8 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of the current build",
     )
     c.set_defaults(handler=_cluster_deploy)
-    c = cluster.add_parser("status", help="machines, tasks per machine, etcd health, app servers")
-    c.set_defaults(handler=_cluster_status)
+    c = cluster.add_parser("status", help="`sampleapp status --target cluster`")
+    c.set_defaults(handler=_status, target="cluster", json=False)
     c = cluster.add_parser("destroy", help="remove the nodes, registry, volumes and network")
     c.set_defaults(handler=_cluster_destroy)
 

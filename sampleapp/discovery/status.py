@@ -1,18 +1,23 @@
-"""``sampleapp status``: what the thesis read with three etcdctl commands, in one table.
+"""What the thesis read with three etcdctl commands, as data and as one table each.
 
 ``etcdctl ls /services/app`` (registered app servers, here with each lease's remaining TTL),
 ``etcdctl get /skydns/...`` (DNS records, shown as the records the DNS server will answer) and
 ``etcdctl cluster-health`` (each member asked for its own status, so a dead one shows as such).
-It only reads; the exit status is 1 when a member is unhealthy, so scripts can wait on it.
+``collect`` reads them into plain data (what ``sampleapp status --json`` prints, and what the
+host's ``sampleapp status`` reads from inside a stack or cluster); ``render`` makes the tables.
+It only reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sampleapp.discovery import config, keys
-from sampleapp.discovery.etcd import EtcdClient, MemberStatus
+from sampleapp.discovery.etcd import EtcdClient
 from sampleapp.errors import SampleappError
+
+Report = dict[str, Any]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -24,69 +29,128 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     )
 
 
-def servers_section(client: EtcdClient, prefix: str) -> str:
+def servers(client: EtcdClient, prefix: str) -> list[dict[str, Any]]:
     kvs, _ = client.get_prefix(prefix)
-    rows = []
-    for kv in kvs:
-        ttl = client.time_to_live(kv.lease) if kv.lease else -1
-        lease = f"{ttl} s" if ttl >= 0 else "none (never expires)"
-        rows.append((kv.key.removeprefix(prefix), kv.value, lease))
-    head = f"App servers under {prefix} ({len(rows)})"
-    return head + ("\n" + table(("INSTANCE", "ADDRESS", "LEASE TTL"), rows) if rows else "\n  none")
+    return [
+        {
+            "instance": kv.key.removeprefix(prefix),
+            "address": kv.value,
+            "lease_ttl": client.time_to_live(kv.lease) if kv.lease else None,
+        }
+        for kv in kvs
+    ]
 
 
-def dns_section(client: EtcdClient, settings: config.DnsSettings) -> str:
-    zone_path = keys.dns_key(settings.skydns_prefix, settings.domain) + "/"
-    kvs, _ = client.get_prefix(zone_path)
-    rows: list[tuple[str, ...]] = []
+def records(client: EtcdClient, settings: config.DnsSettings) -> list[dict[str, Any]]:
+    kvs, _ = client.get_prefix(keys.dns_key(settings.skydns_prefix, settings.domain) + "/")
+    rows: list[dict[str, Any]] = []
     for kv in kvs:
         try:
             name = keys.dns_name(settings.skydns_prefix, kv.key)
             record = keys.parse_dns_record(kv.key, kv.value)
         except SampleappError as exc:
-            rows.append((kv.key, "INVALID", str(exc).split(",")[0], ""))
+            rows.append({"name": kv.key, "type": "INVALID", "target": str(exc).split(",")[0]})
             continue
         kind = "CNAME" if record.ip is None else "A" if record.ip.version == 4 else "AAAA"
         target = record.host + (f" port {record.port}" if record.port is not None else "")
-        rows.append(
-            (name, kind, target, str(record.ttl if record.ttl is not None else settings.ttl))
-        )
-    head = f"DNS records under {zone_path} ({len(rows)})"
-    return head + ("\n" + table(("NAME", "TYPE", "TARGET", "TTL"), rows) if rows else "\n  none")
+        ttl = record.ttl if record.ttl is not None else settings.ttl
+        rows.append({"name": name, "type": kind, "target": target, "ttl": ttl})
+    return rows
 
 
-def members_section(client: EtcdClient) -> tuple[str, bool]:
-    statuses: list[tuple[str, MemberStatus]] = []
+def members(client: EtcdClient) -> list[dict[str, Any]]:
+    found = []
     for member in client.members():
         for url in member.client_urls[:1]:
-            statuses.append((member.name, client.status(url)))
-    rows = [
-        (
-            name,
-            s.endpoint,
-            "healthy" if s.healthy else f"UNHEALTHY: {s.error}",
-            "yes" if s.leader else "",
-            s.version,
-            s.raft_index,
-        )
-        for name, s in statuses
-    ]
-    healthy = all(s.healthy for _, s in statuses)
-    head = f"etcd members ({sum(s.healthy for _, s in statuses)} of {len(statuses)} healthy)"
-    return head + "\n" + table(
-        ("NAME", "ENDPOINT", "HEALTH", "LEADER", "VERSION", "RAFT INDEX"), rows
-    ), healthy
+            s = client.status(url)
+            found.append(
+                {
+                    "name": member.name,
+                    "endpoint": s.endpoint,
+                    "healthy": s.healthy,
+                    "error": s.error,
+                    "leader": s.leader,
+                    "version": s.version,
+                    "raft_index": s.raft_index,
+                }
+            )
+    return found
 
 
-def main(overrides: Mapping[str, str | None] | None = None) -> int:
+def collect(overrides: Mapping[str, str | None] | None = None) -> Report:
+    """Servers, DNS records and members, read from the etcd that ETCD_ENDPOINTS names."""
     env = config.environ(overrides)
     etcd = config.etcd_settings(env)
+    dns = config.dns_settings(env)
+    prefix = config.registrar_settings(env).prefix
     with EtcdClient(etcd.endpoints, timeout=etcd.timeout) as client:
-        members, healthy = members_section(client)
-        sections = [
-            servers_section(client, config.registrar_settings(env).prefix),
-            dns_section(client, config.dns_settings(env)),
-            members,
+        return {
+            "prefix": prefix,
+            "zone": keys.dns_key(dns.skydns_prefix, dns.domain) + "/",
+            "servers": servers(client, prefix),
+            "records": records(client, dns),
+            "members": members(client),
+        }
+
+
+def problems(report: Report) -> list[str]:
+    """What is unhealthy in the report, one sentence each."""
+    found = [
+        f"etcd member {m['name']} ({m['endpoint']}) is unhealthy: {m['error']}"
+        for m in report["members"]
+        if not m["healthy"]
+    ]
+    found += [
+        f"the DNS record {r['name']} is invalid"
+        for r in report["records"]
+        if r["type"] == "INVALID"
+    ]
+    return found
+
+
+def render(report: Report) -> str:
+    """The three tables (etcdctl ls, the DNS records, cluster-health)."""
+    servers_rows = [
+        (
+            s["instance"],
+            s["address"],
+            "none (never expires)" if s["lease_ttl"] is None else f"{s['lease_ttl']} s",
+        )
+        for s in report["servers"]
+    ]
+    record_rows = [(r["name"], r["type"], r["target"], r.get("ttl", "")) for r in report["records"]]
+    member_rows = [
+        (
+            m["name"],
+            m["endpoint"],
+            "healthy" if m["healthy"] else f"UNHEALTHY: {m['error']}",
+            "yes" if m["leader"] else "",
+            m["version"],
+            m["raft_index"],
+        )
+        for m in report["members"]
+    ]
+    healthy = sum(m["healthy"] for m in report["members"])
+
+    def section(head: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+        return head + ("\n" + table(headers, rows) if rows else "\n  none")
+
+    return "\n\n".join(
+        [
+            section(
+                f"App servers under {report['prefix']} ({len(servers_rows)})",
+                ("INSTANCE", "ADDRESS", "LEASE TTL"),
+                servers_rows,
+            ),
+            section(
+                f"DNS records under {report['zone']} ({len(record_rows)})",
+                ("NAME", "TYPE", "TARGET", "TTL"),
+                record_rows,
+            ),
+            section(
+                f"etcd members ({healthy} of {len(member_rows)} healthy)",
+                ("NAME", "ENDPOINT", "HEALTH", "LEADER", "VERSION", "RAFT INDEX"),
+                member_rows,
+            ),
         ]
-    print("\n\n".join(sections))
-    return 0 if healthy else 1
+    )

@@ -19,16 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sampleapp.errors import PreflightError, StackError
-from sampleapp.ops import engine, images, nodes, release, swarm
+from sampleapp.ops import bases, engine, images, nodes, release, swarm
 from sampleapp.ops.nodes import Cluster
 from sampleapp.progress import Progress
 
-# The edge's nginx (deploy/nginx/edge.conf): only the cluster runs it, so only it resolves it.
-EDGE_BASE = images.Base(
-    "SAMPLEAPP_NGINX_IMAGE", "nginx:1.27-bookworm", "sampleapp-local/nginx:1.22", "nginx.Dockerfile"
-)
 # Pushed as <registry>/<name without its registry host>; the stack reads them from these variables.
-STACK_IMAGES = ("SAMPLEAPP_POSTGRES_IMAGE", "SAMPLEAPP_ETCD_IMAGE", EDGE_BASE.variable)
+STACK_IMAGES = ("SAMPLEAPP_POSTGRES_IMAGE", "SAMPLEAPP_ETCD_IMAGE", bases.EDGE_BASE.variable)
 
 
 def registry_path(ref: str) -> str:
@@ -76,10 +72,13 @@ def stack_sources(app: str | None, progress: Progress) -> dict[str, str]:
             f"{app} is not an image on this engine: build it (`sampleapp image build`) or "
             f"`docker pull {app}`, then deploy again"
         )
-    bases = images.resolve_bases(progress, (*images.BASES, EDGE_BASE))
+    found = bases.present(
+        (*bases.BASES, bases.EDGE_BASE),
+        fix="`sampleapp cluster create` (it builds what is missing)",
+    )
     return {
         "SAMPLEAPP_INFRA_IMAGE": images.ensure_infra_image(app or images.APP_IMAGE, progress),
-        **{k: bases[k] for k in STACK_IMAGES},
+        **{k: found[k] for k in STACK_IMAGES},
     }
 
 

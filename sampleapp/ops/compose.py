@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+from dotenv import dotenv_values
 
 from sampleapp.errors import PreflightError
 from sampleapp.ops.engine import NO_SUCH_OBJECT, docker, printed, probe, run, stream, tail
@@ -66,20 +67,17 @@ def flavour() -> Flavour:
 
 
 def env_file_values(path: Path = ENV_FILE) -> dict[str, str]:
-    """KEY=VALUE lines of deploy/.env (Compose's own format), without comments."""
-    values: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, _, value = line.partition("=")
-                values[key.strip()] = value.strip().strip("'\"")
-    return values
+    """deploy/.env as Compose reads it (python-dotenv: quotes, comments, ``export``), taken
+    literally: no ``${...}`` expansion, and a name without ``=`` sets nothing."""
+    if not path.exists():
+        return {}
+    found = dotenv_values(path, interpolate=False)
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """What Compose will see: deploy/.env, overridden by the shell, overridden by ``extra``."""
-    return {**env_file_values(), **os.environ, **(extra or {})}
+    return {**env_file_values(ENV_FILE), **os.environ, **(extra or {})}
 
 
 def compose(

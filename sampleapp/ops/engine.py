@@ -166,6 +166,32 @@ def docker(
     ).stdout
 
 
+def exec_in(
+    container: str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    host: str | None = None,
+    where: str = "",
+) -> subprocess.CompletedProcess[str]:
+    """``docker exec``: the command's output and exit status, whatever it is. docker's own
+    failure (no engine, no such container, the command not found: 125-127) raises."""
+    sets = [a for k, v in (env or {}).items() for a in ("-e", f"{k}={v}")]
+    args = ["docker", *(["--host", host] if host else []), "exec", *sets, container, *argv]
+    result = run(args, check=False, timeout=60)
+    docker_said = (*CANNOT_CONNECT, *NO_SUCH_OBJECT, "Error response from daemon")
+    if result.returncode in (125, 126, 127) or (
+        result.returncode and any(line in result.stderr for line in docker_said)
+    ):
+        raise failure(
+            f"docker exec {container}{where} {' '.join(argv)}",
+            result.returncode,
+            printed(result.stdout, result.stderr),
+            "see `sampleapp status`",
+        )
+    return result
+
+
 def version_tuple(raw: str, what: str) -> tuple[int, int]:
     """``20.10.24+dfsg1`` -> (20, 10); what a command printed that is no version raises."""
     parts = raw.strip().split("+")[0].split(".")

@@ -1,11 +1,9 @@
-"""Build the project's image, and local equivalents of public base images when none can be pulled.
+"""Build the project's image (every role runs it) on the bases ``bases.resolve`` finds or makes.
 
-On a machine that reaches Docker Hub the Dockerfile's public bases are used as they are. Here,
-where no registry answers, the same Dockerfile is built on a local ``PYTHON_BASE`` made from
-Debian packages: a ``debootstrap`` minbase rootfs imported with ``docker import``, then the small
-Dockerfiles in ``deploy/images/local/`` (Python, PostgreSQL, etcd). Python packages reach the
-image through a wheelhouse built on the host, because containers do not share the host's PyPI
-certificate setup. Each step is skipped when its result already exists, so a rebuild is quick.
+Where no registry answers, the same Dockerfile is built on a local ``PYTHON_BASE`` made from
+Debian packages (see ``bases``). Python packages reach the image through a wheelhouse built on
+the host, because containers do not share the host's PyPI certificate setup. Each step is
+skipped when its result already exists, so a rebuild is quick.
 
 So is the app image when its inputs did not change (their hash is its ``org.sampleapp.inputs``
 label): a rebuild would get a new ID, and Compose would recreate every container running it.
@@ -16,36 +14,27 @@ app image built from those inputs, so a release that changes only the app leaves
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from sampleapp import __version__
-from sampleapp.errors import PreflightError, StackError
+from sampleapp.errors import StackError
+from sampleapp.ops.bases import resolve
 from sampleapp.ops.build_context import build_inputs, wheels_digest
 from sampleapp.ops.engine import (
     docker,
-    failure,
     image_exists,
     image_id,
     image_labels,
     images_in_use,
-    printed,
     probe,
-    registry_reachable,
     run,
 )
 from sampleapp.progress import Progress
 
 REPO = Path(__file__).resolve().parents[2]
-LOCAL_DIR = REPO / "deploy" / "images" / "local"
 WHEELHOUSE = REPO / "wheelhouse"
-DEBIAN_LOCAL = "sampleapp-local/debian:bookworm"
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
 APP_REPOSITORY = "sampleapp"
 # Pinned to the minor version (never :latest); the release adds sha8 / build-N / latest tags.
 APP_IMAGE = f"{APP_REPOSITORY}:{'.'.join(__version__.split('.')[:2])}"
@@ -58,177 +47,6 @@ INFRA_LABEL = "org.sampleapp.infra"
 # removed when no container runs it and it is older than INFRA_GRACE.
 INFRA_REPOSITORY = "sampleapp-infra"
 INFRA_GRACE = dt.timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Base:
-    """A public image the project uses, and its local Debian-built equivalent."""
-
-    variable: str  # how Compose/stack files and the Dockerfile receive it
-    public: str
-    local: str
-    dockerfile: str
-
-
-BASES = (
-    Base(
-        "SAMPLEAPP_PYTHON_IMAGE",
-        "python:3.11-slim-bookworm",
-        "sampleapp-local/python:3.11",
-        "python.Dockerfile",
-    ),
-    Base(
-        "SAMPLEAPP_POSTGRES_IMAGE",
-        "postgres:15.10-bookworm",
-        "sampleapp-local/postgres:15",
-        "postgres.Dockerfile",
-    ),
-    Base(
-        "SAMPLEAPP_ETCD_IMAGE",
-        "quay.io/coreos/etcd:v3.5.17",
-        "sampleapp-local/etcd:3.4",
-        "etcd.Dockerfile",
-    ),
-)
-
-# What the local cluster runs on the host engine besides the app: its machines (Docker-in-Docker
-# nodes) and the registry they pull from. Resolved only by `sampleapp cluster create`.
-CLUSTER_BASES = (
-    Base(
-        "SAMPLEAPP_DIND_IMAGE",
-        "docker:27.3-dind",
-        "sampleapp-local/dind:20.10",
-        "dind.Dockerfile",
-    ),
-    Base(
-        "SAMPLEAPP_REGISTRY_IMAGE",
-        "registry:2.8",
-        "sampleapp-local/registry:2.8",
-        "registry.Dockerfile",
-    ),
-)
-
-
-def build_debian_rootfs(progress: Progress, tag: str = DEBIAN_LOCAL) -> None:
-    """debootstrap a minbase bookworm and import it as ``tag`` (once per machine)."""
-    if image_exists(tag):
-        return
-    if shutil.which("debootstrap") is None:
-        raise PreflightError(
-            "No registry answers and debootstrap is missing, so no base image "
-            "can be made: `apt-get install debootstrap`"
-        )
-    if os.geteuid() != 0:
-        raise PreflightError(
-            "Building the local Debian base needs root (debootstrap): "
-            "run `sudo sampleapp image build` once"
-        )
-    progress.step(f"Building {tag} with debootstrap from {DEBIAN_MIRROR} (about a minute)")
-    with tempfile.TemporaryDirectory(prefix="sampleapp-rootfs-") as tmp:
-        root = Path(tmp) / "rootfs"
-        result = run(
-            [
-                "debootstrap",
-                "--variant=minbase",
-                "--include=ca-certificates",
-                "bookworm",
-                str(root),
-                DEBIAN_MIRROR,
-            ],
-            check=False,
-            timeout=1800,
-        )
-        progress.log(result.stdout + result.stderr)  # check=False: logged whole, then raised
-        if result.returncode != 0:
-            said = printed(result.stdout, result.stderr)
-            fix = f"check that {DEBIAN_MIRROR} is reachable; the whole log: {progress.log_path}"
-            raise failure("debootstrap", result.returncode, said, fix)
-        # What debian:bookworm-slim leaves out: package caches, docs, man pages, locales.
-        for junk in (
-            "var/cache/apt/archives",
-            "var/lib/apt/lists",
-            "usr/share/doc",
-            "usr/share/man",
-            "usr/share/locale",
-            "usr/share/info",
-        ):
-            for child in (root / junk).glob("*"):
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                elif child.name != "lock":
-                    child.unlink()
-        (root / "etc/dpkg/dpkg.cfg.d/docker-slim").write_text(
-            "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\n"
-            "path-exclude /usr/share/locale/*\npath-exclude /usr/share/info/*\n"
-        )
-        (root / "etc/apt/apt.conf.d/docker-slim").write_text(
-            'APT::Install-Recommends "false";\nAcquire::Languages "none";\n'
-        )
-        with subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE) as tar:
-            imported = subprocess.run(
-                [
-                    "docker",
-                    "import",
-                    "--change",
-                    'CMD ["bash"]',
-                    "--change",
-                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "-",
-                    tag,
-                ],
-                stdin=tar.stdout,
-                capture_output=True,
-                text=True,
-            )
-        if tar.returncode != 0 or imported.returncode != 0:
-            said = f"(tar exited {tar.returncode}) {printed(imported.stdout, imported.stderr)}"
-            code = imported.returncode or tar.returncode
-            raise failure("docker import", code, said, "see the Docker engine's message above")
-
-
-def resolve_bases(progress: Progress, bases: tuple[Base, ...] = BASES) -> dict[str, str]:
-    """Map each base's variable to an image present on this engine, building locals if needed."""
-    chosen: dict[str, str] = {}
-    offline: bool | None = None
-    for base in bases:
-        if image_exists(base.public):
-            chosen[base.variable] = base.public
-            continue
-        if image_exists(base.local):
-            chosen[base.variable] = base.local
-            continue
-        if offline is None:
-            progress.step(f"Pulling {base.public}")
-            offline = not registry_reachable(base.public)
-            if not offline:
-                chosen[base.variable] = base.public
-                continue
-            progress.info(
-                "no registry answers: building local equivalents from Debian packages "
-                "(see deploy/images/local/README.md)"
-            )
-        elif not offline:  # a registry answered for the first base: it must give this one
-            progress.step(f"Pulling {base.public}")
-            docker("pull", "-q", base.public, timeout=600, fix="check your registry access")
-            chosen[base.variable] = base.public
-            continue
-        build_debian_rootfs(progress)
-        progress.step(f"Building {base.local} (local equivalent of {base.public})")
-        docker(
-            "build",
-            "-q",
-            "-t",
-            base.local,
-            "--build-arg",
-            f"DEBIAN_BASE={DEBIAN_LOCAL}",
-            "-f",
-            str(LOCAL_DIR / base.dockerfile),
-            str(LOCAL_DIR),
-            timeout=1800,
-            fix="check that the Debian mirror is reachable from containers",
-        )
-        chosen[base.variable] = base.local
-    return chosen
 
 
 def build_wheelhouse(progress: Progress, root: Path = REPO) -> None:
@@ -311,7 +129,7 @@ def build_app_image(
     current one.
     """
     tags = (APP_IMAGE, *(tag for tag in tags if tag != APP_IMAGE))
-    bases = resolve_bases(progress)
+    bases = resolve(progress)
     python_base = bases["SAMPLEAPP_PYTHON_IMAGE"]
     revision = git_revision(context)
     # Hashed before the wheelhouse and the build read the tree: an edit made meanwhile makes the

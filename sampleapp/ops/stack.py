@@ -1,11 +1,11 @@
-"""The one-host stack as plain functions: up, down, status, logs, scale.
+"""The one-host stack: the Compose target of the deployment driver (``driver.Target``).
 
-``up`` goes in the order a person would check by hand, with a progress line for each wait:
-preflight (no impact yet), images, the database and etcd healthy, DNS and the database's DNS
-record, the migrate job finished, N app servers registered in etcd, the proxy answering 200.
-When a service fails, the error carries its name, health and last 30 log lines; the whole
-story is in var/sampleapp-up.log. Every step is idempotent: ``up`` on a running stack changes
-nothing but what differs.
+``apply`` goes in the order a person would check by hand, with a progress line for each wait:
+images, the database and etcd healthy, DNS and the database's DNS record, the migrate job
+finished, N app servers registered in etcd, the proxy; the driver then checks every service,
+the registrations and the 200. When a service fails, the error carries its name, health and last
+30 log lines; the whole story is in var/sampleapp-up.log. Every step is idempotent: ``up`` on a
+running stack changes nothing but what differs.
 
 What differs is rolled without a failed request. The image build is skipped when its inputs did
 not change (see ``images``), and proxy, dns and db-dns run the infra image, which an app-only
@@ -21,20 +21,19 @@ new servers start.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from sampleapp import demo
-from sampleapp.discovery import keys
 from sampleapp.errors import StackError
-from sampleapp.ops import compose, etcdctl, images, preflight
+from sampleapp.ops import bases, compose, driver, engine, images, preflight
 from sampleapp.ops.compose import Container, containers, log_tail
+from sampleapp.ops.driver import Machine, Ran, Service, Unit
 from sampleapp.ops.engine import docker, image_id
-from sampleapp.ops.waits import wait_serving
-from sampleapp.poll import PENDING, Pending, poll
+from sampleapp.poll import Pending, poll
 from sampleapp.progress import Progress
 
 LOG_FILE = compose.REPO / "var" / "sampleapp-up.log"
+JOBS = ("migrate",)
 
 
 @dataclass(frozen=True)
@@ -42,98 +41,6 @@ class Options:
     replicas: int = 3
     build: bool = True
     timeout: float = 180.0
-
-
-def url(env: dict[str, str]) -> str:
-    return f"http://127.0.0.1:{env.get('SAMPLEAPP_PORT') or 8080}"
-
-
-def _failure(service: str, found: list[Container], headline: str) -> StackError:
-    """``headline``, then each container of ``found`` with its state and last log lines."""
-    parts = [headline.rstrip(".") + "."]
-    for c in found:
-        parts.append(
-            f"--- {c.name}: state={c.state} health={c.health or 'none'} "
-            f"exit={c.exit_code}; last log lines:\n{log_tail(c)}"
-        )
-    parts.append(f"Full log: {LOG_FILE}. Next: `sampleapp logs {service}`, fix, `sampleapp up`.")
-    return StackError("\n".join(parts))
-
-
-def wait_healthy(service: str, progress: Progress, timeout: float, count: int = 1) -> None:
-    """Until ``count`` containers of ``service`` are running and healthy."""
-    last: list[Container] = []
-
-    def check() -> bool | Pending:
-        last[:] = found = containers(service)
-        if sum(c.ok for c in found) >= count:
-            return True
-        # A container that exited is final; an unhealthy one may still recover in time.
-        if crashed := [c for c in found if c.state == "exited"]:
-            raise _failure(service, crashed, f"{service} exited")
-        return Pending(", ".join(f"{c.name} {c.health or c.state}" for c in found))
-
-    poll(
-        f"Waiting for {service} to be healthy",
-        check,
-        timeout,
-        progress=progress,
-        fail=lambda why: _failure(service, [c for c in last if not c.ok], why),
-    )
-
-
-def wait_completed(service: str, progress: Progress, timeout: float) -> None:
-    """Until the one-shot ``service`` has exited 0."""
-    last: list[Container] = []
-
-    def check() -> bool | Pending:
-        last[:] = found = containers(service)
-        if found and all(c.state == "exited" for c in found):
-            if all(c.exit_code == 0 for c in found):
-                return True
-            raise _failure(service, found, f"{service} failed")
-        return PENDING
-
-    poll(
-        f"Waiting for {service} to finish",
-        check,
-        timeout,
-        progress=progress,
-        fail=lambda why: _failure(service, last, why),
-    )
-
-
-def registered_backends() -> dict[str, str]:
-    """``/services/app/<instance>`` -> ``host:port``, read through the etcd container.
-
-    Raises when etcd does not run or does not answer: empty means no server is registered.
-    """
-    etcd = [c for c in containers("etcd") if c.state == "running"]
-    if not etcd:
-        raise StackError(
-            f"etcd does not run in project {compose.project()}, so no registered server can be "
-            "read: `sampleapp logs etcd` says why, `sampleapp up` starts it again"
-        )
-    found = etcdctl.get_prefix(etcd[0].id, keys.SERVICES_PREFIX)
-    return {key.removeprefix(keys.SERVICES_PREFIX): value for key, value in found.items()}
-
-
-def wait_registered(count: int, progress: Progress, timeout: float) -> None:
-    """Until exactly ``count`` servers are registered (stale keys of a crash expire first)."""
-
-    def check() -> bool | Pending:
-        n = len(registered_backends())
-        return True if n == count else Pending(f"{n} of {count} registered")
-
-    poll(
-        f"Waiting for {count} app servers to register",
-        check,
-        timeout,
-        progress=progress,
-        interval=0.5,
-        fail=lambda why: _failure("web", containers("web"), why),
-    )
-    progress.info(f"{count} of {count} servers registered")
 
 
 @dataclass(frozen=True)
@@ -151,6 +58,147 @@ class Target:
 ROLLED = {"migrate": "SAMPLEAPP_IMAGE", "web": "SAMPLEAPP_IMAGE", "proxy": "SAMPLEAPP_INFRA_IMAGE"}
 
 
+def service_state(name: str, found: Sequence[Container], wanted: int) -> Service:
+    """A Compose service as the driver reads it: a job is done when each container exited 0;
+    a server is converged when ``wanted`` containers run healthy. An exited server fails."""
+    units = tuple(
+        Unit(name, c.name, c.state, c.health, f"exit {c.exit_code}" if c.state == "exited" else "")
+        for c in found
+    )
+    if name in JOBS:
+        done = sum(c.state == "exited" and c.exit_code == 0 for c in found)
+        bad = [c for c in found if c.state == "exited" and c.exit_code != 0]
+        failed = f"failed (exit {bad[0].exit_code})" if bad else ""
+        return Service(
+            name, "job", done, len(found), bool(found) and done == len(found), failed, units
+        )
+    ready = sum(c.ok for c in found)
+    failed = "exited" if any(c.state == "exited" for c in found) else ""
+    return Service(name, "replicated", ready, wanted, ready >= wanted > 0, failed, units)
+
+
+@dataclass
+class ComposeStack:
+    """deploy/compose.yaml on this host's engine (``replicas``: app servers wanted; None when
+    only reading, which takes what runs)."""
+
+    options: Options = field(default_factory=Options)
+    reading: bool = False
+    name: str = "compose"
+    front: str = "proxy"
+    stages: tuple[tuple[str, ...], ...] = (
+        ("db", "etcd"),
+        ("dns", "db-dns"),
+        ("migrate",),
+        ("web",),
+        ("edge", "proxy"),
+    )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{compose.environment().get('SAMPLEAPP_PORT') or 8080}"
+
+    def exists(self) -> bool:
+        return bool(containers())
+
+    def preflight(self) -> None:
+        preflight.stack(compose.environment())
+
+    def servers_wanted(self) -> int:
+        return self.options.replicas
+
+    def services(self) -> dict[str, Service]:
+        by_service: dict[str, list[Container]] = {}
+        for c in containers():
+            by_service.setdefault(c.service, []).append(c)
+        return {
+            name: service_state(
+                name,
+                found,
+                len(found) if self.reading or name != "web" else self.options.replicas,
+            )
+            for name, found in by_service.items()
+        }
+
+    def machines(self) -> list[Machine]:
+        return []
+
+    def exec(
+        self, names: Sequence[str], argv: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> Ran:
+        for service in names:
+            for c in containers(service):
+                if c.state == "running":
+                    done = engine.exec_in(c.id, argv, env=env, where=f" ({c.name})")
+                    return Ran(done.stdout, done.stderr, done.returncode, c.name)
+        raise StackError(
+            f"No container of {' or '.join(names)} runs in project {compose.project()}: "
+            f"`sampleapp logs {names[0]}` says why, `sampleapp up` starts it again"
+        )
+
+    def logs(self, service: str | None, lines: int, follow: bool) -> None:
+        args = ["logs", "--tail", str(lines), *(["--follow"] if follow else [])]
+        compose.compose(*args, *([service] if service else []), capture=False, env=_no_secrets())
+
+    def remove(self, progress: Progress, volumes: bool) -> None:
+        progress.step("Stopping and removing the stack" + (" and its volumes" if volumes else ""))
+        compose.compose(
+            "down", "--remove-orphans", *(["--volumes"] if volumes else []), env=_no_secrets()
+        )
+        progress.done("stack removed" + ("; data volumes deleted" if volumes else "; data kept"))
+
+    def failure(self, service: str, headline: str) -> StackError:
+        found = containers(service)
+        return _failure(service, [c for c in found if not c.ok] or found, headline)
+
+    def apply(self, progress: Progress, timeout: float) -> None:
+        env = compose.environment()
+        found = (
+            images.build_app_image(progress)
+            if self.options.build or not engine.image_exists(images.APP_IMAGE)
+            else bases.present()
+        )
+        # Images a person chose explicitly win over the ones found or built here.
+        app = env.get("SAMPLEAPP_IMAGE") or images.APP_IMAGE
+        infra = env.get("SAMPLEAPP_INFRA_IMAGE") or images.ensure_infra_image(app, progress)
+        chosen = {k: v for k, v in env.items() if k in found}
+        extra = {**found, **chosen, "SAMPLEAPP_IMAGE": app, "SAMPLEAPP_INFRA_IMAGE": infra}
+        wanted = targets(compose.environment(extra))
+
+        def start(*names: str, args: tuple[str, ...] = ()) -> None:
+            progress.step(f"Starting {', '.join(names)}")
+            compose.compose("up", "-d", "--no-build", *args, *names, env=extra)
+
+        start("db", "etcd")
+        driver.wait_services(self, ("db", "etcd"), progress, timeout)
+        start("dns", "db-dns", args=("--no-deps",))
+        driver.wait_services(self, ("dns", "db-dns"), progress, timeout)
+        run_migrate(self, wanted["migrate"], extra, progress, timeout)
+        roll(self, "web", self.options.replicas, wanted["web"], extra, progress, timeout)
+        start("edge", args=("--no-deps",))
+        roll(self, "proxy", 1, wanted["proxy"], extra, progress, timeout)
+        pruned = images.prune_superseded_images()
+        if pruned:
+            progress.info(f"removed {pruned} superseded sampleapp image(s)")
+
+
+def _no_secrets() -> dict[str, str]:
+    """What Compose needs to read the file when it only stops or shows containers."""
+    return {"POSTGRES_USER": compose.environment().get("POSTGRES_USER") or "unset"}
+
+
+def _failure(service: str, found: list[Container], headline: str) -> StackError:
+    """``headline``, then each container of ``found`` with its state and last log lines."""
+    parts = [headline.rstrip(".") + "."]
+    for c in found:
+        parts.append(
+            f"--- {c.name}: state={c.state} health={c.health or 'none'} "
+            f"exit={c.exit_code}; last log lines:\n{log_tail(c)}"
+        )
+    parts.append(f"Full log: {LOG_FILE}. Next: `sampleapp logs {service}`, fix, `sampleapp up`.")
+    return StackError("\n".join(parts))
+
+
 def targets(env: dict[str, str]) -> dict[str, Target]:
     """service -> Target, for the services in ROLLED."""
     hashes = compose.config_hashes(env)
@@ -160,7 +208,9 @@ def targets(env: dict[str, str]) -> dict[str, Target]:
     }
 
 
-def run_migrate(target: Target, env: dict[str, str], progress: Progress, timeout: float) -> None:
+def run_migrate(
+    stack: ComposeStack, target: Target, env: dict[str, str], progress: Progress, timeout: float
+) -> None:
     """Run migrate unless its last run, of this image and configuration, succeeded."""
     found = containers("migrate")
     if found and all(target.current(c) and c.state == "exited" and c.exit_code == 0 for c in found):
@@ -168,10 +218,12 @@ def run_migrate(target: Target, env: dict[str, str], progress: Progress, timeout
         return
     progress.step("Starting migrate")
     compose.compose("up", "-d", "--no-build", "--no-deps", "migrate", env=env)
-    wait_completed("migrate", progress, timeout)
+    driver.wait_services(stack, ("migrate",), progress, timeout)
 
 
-def wait_ready(service: str, ids: set[str], progress: Progress, timeout: float) -> None:
+def wait_ready(
+    stack: ComposeStack, service: str, ids: set[str], progress: Progress, timeout: float
+) -> None:
     """Until each of these containers of ``service`` is healthy (web: and registered in etcd)."""
     what = "healthy and registered" if service == "web" else "healthy"
     late: list[Container] = []
@@ -191,7 +243,7 @@ def wait_ready(service: str, ids: set[str], progress: Progress, timeout: float) 
             )
         ready = {c.id for c in found if c.ok}
         if service == "web":
-            ready &= set(registered_backends())
+            ready &= set(driver.registered(stack))
         if ready == ids:
             return True
         late[:] = [c for c in found if c.id not in ready]
@@ -207,6 +259,7 @@ def wait_ready(service: str, ids: set[str], progress: Progress, timeout: float) 
 
 
 def roll(
+    stack: ComposeStack,
     service: str,
     replicas: int,
     target: Target,
@@ -236,7 +289,7 @@ def roll(
         )
         compose.compose(*scale, f"{service}={len(stale) + wanted}", service, env=env)
         new = {c.id for c in containers(service) if target.current(c)}
-        wait_ready(service, new, progress, timeout)
+        wait_ready(stack, service, new, progress, timeout)
         grace = compose.stop_grace_seconds(service)
         for c in stale:
             progress.step(f"Stopping {c.name} (it hands over, drains, then stops)")
@@ -245,68 +298,18 @@ def roll(
     else:
         progress.step(f"Starting {service}")
     compose.compose(*scale, f"{service}={replicas}", service, env=env)
-    wait_healthy(service, progress, timeout, count=replicas)
+    driver.wait_services(stack, (service,), progress, timeout)
     if service == "web":
-        wait_registered(replicas, progress, timeout)
+        driver.wait_registered(stack, replicas, progress, timeout)
 
 
 def up(options: Options, progress: Progress | None = None) -> str:
-    progress = progress or Progress(LOG_FILE)
-    env = compose.environment()
-    progress.step("Pre-flight checks (nothing is changed yet)")
-    preflight.stack(env)
-    if options.build or not docker("images", "-q", images.APP_IMAGE).strip():
-        bases = images.build_app_image(progress)
-    else:
-        bases = images.resolve_bases(progress)
-    # Images a person chose explicitly win over the ones found or built here.
-    app = env.get("SAMPLEAPP_IMAGE") or images.APP_IMAGE
-    infra = env.get("SAMPLEAPP_INFRA_IMAGE") or images.ensure_infra_image(app, progress)
-    chosen = {k: v for k, v in env.items() if k in bases}
-    extra = {**bases, **chosen, "SAMPLEAPP_IMAGE": app, "SAMPLEAPP_INFRA_IMAGE": infra}
-    env = compose.environment(extra)
-    t = options.timeout
-
-    def start(*names: str, args: tuple[str, ...] = ()) -> None:
-        progress.step(f"Starting {', '.join(names)}")
-        compose.compose("up", "-d", "--no-build", *args, *names, env=extra)
-
-    start("db", "etcd")
-    wait_healthy("db", progress, t)
-    wait_healthy("etcd", progress, t)
-    start("dns", "db-dns", args=("--no-deps",))
-    wait_healthy("dns", progress, t)
-    wait_healthy("db-dns", progress, t)
-    wanted = targets(env)
-    run_migrate(wanted["migrate"], extra, progress, t)
-    roll("web", options.replicas, wanted["web"], extra, progress, t)
-    start("edge", args=("--no-deps",))
-    roll("proxy", 1, wanted["proxy"], extra, progress, t)
-    base = url(env)
-    wait_serving(
-        base + "/",
-        progress,
-        t,
-        fail=lambda why: _failure("proxy", containers("proxy"), why),
-    )
-    pruned = images.prune_superseded_images()
-    if pruned:
-        progress.info(f"removed {pruned} superseded sampleapp image(s)")
-    email, password = demo.LOGIN
-    progress.done(f"sampleapp is up at {base}  (sign in as {email} / {password})")
-    return base
+    """``sampleapp up``: the driver's story on this host."""
+    return driver.deploy(ComposeStack(options), progress or Progress(LOG_FILE), options.timeout)
 
 
 def down(volumes: bool = False, progress: Progress | None = None) -> None:
-    progress = progress or Progress()
-    progress.step("Stopping and removing the stack" + (" and its volumes" if volumes else ""))
-    compose.compose(
-        "down",
-        "--remove-orphans",
-        *(["--volumes"] if volumes else []),
-        env={"POSTGRES_USER": compose.environment().get("POSTGRES_USER") or "unset"},
-    )
-    progress.done("stack removed" + ("; data volumes deleted" if volumes else "; data kept"))
+    ComposeStack(reading=True).remove(progress or Progress(), volumes)
 
 
 def scale(
@@ -315,6 +318,7 @@ def scale(
     if service != "web":
         raise StackError(f"Only web scales (asked for {service}): `sampleapp scale web N`")
     progress = progress or Progress(LOG_FILE)
+    stack = ComposeStack(Options(replicas=replicas, build=False))
     progress.step(f"Scaling web to {replicas}")
     compose.compose(
         "up",
@@ -325,34 +329,8 @@ def scale(
         "--scale",
         f"web={replicas}",
         "web",
-        env={"SAMPLEAPP_IMAGE": images.APP_IMAGE, **images.resolve_bases(progress)},
+        env={"SAMPLEAPP_IMAGE": images.APP_IMAGE, **bases.present()},
     )
-    wait_healthy("web", progress, timeout, count=replicas)
-    wait_registered(replicas, progress, timeout)
+    driver.wait_services(stack, ("web",), progress, timeout)
+    driver.wait_registered(stack, replicas, progress, timeout)
     progress.done(f"web has {replicas} servers registered")
-
-
-def status(write: Callable[[str], None] = print) -> None:
-    found = containers()
-    if not found:
-        write("The stack is not running: `sampleapp up` starts it.")
-        return
-    write(f"{'SERVICE':<10} {'CONTAINER':<28} {'STATE':<10} {'HEALTH':<10} ADDRESSES")
-    for c in found:
-        addresses = " ".join(f"{n}={ip}" for n, ip in sorted(c.ip.items()) if ip)
-        write(f"{c.service:<10} {c.name:<28} {c.state:<10} {c.health or '-':<10} {addresses}")
-    backends = registered_backends()
-    write(f"\nRegistered app servers ({len(backends)}) under {keys.SERVICES_PREFIX}:")
-    for instance, address in sorted(backends.items()):
-        write(f"  {instance:<20} {address}")
-    write(f"\nProxy: {url(compose.environment())}")
-
-
-def logs(service: str | None = None, follow: bool = False, lines: int = 100) -> None:
-    args = ["logs", "--tail", str(lines), *(["--follow"] if follow else [])]
-    compose.compose(
-        *args,
-        *([service] if service else []),
-        capture=False,
-        env={"POSTGRES_USER": compose.environment().get("POSTGRES_USER") or "unset"},
-    )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from sampleapp.errors import StackError
 from sampleapp.ops import engine, nodes
 from sampleapp.ops.nodes import Cluster, node_docker
+from sampleapp.poll import Pending, poll
 
 STACK = "sampleapp"
 MANAGERS = 3
@@ -329,6 +330,16 @@ def no_such_service(*names: str) -> tuple[str, ...]:
 
 def remove_service(cluster: Cluster, via: int, service: str) -> None:
     node_docker(cluster, via, "service", "rm", f"{STACK}_{service}")
+
+
+def remove_stack(cluster: Cluster, via: int) -> None:
+    """``docker stack rm``, then until no service of the stack is left (its tasks stop after)."""
+    node_docker(cluster, via, "stack", "rm", STACK)
+    poll(
+        f"Waiting for the services of stack {STACK} to go",
+        lambda: True if not services(cluster, via) else Pending(", ".join(services(cluster, via))),
+        120,
+    )
 
 
 def service_logs(cluster: Cluster, via: int, service: str, lines: int = 30) -> str:

@@ -13,7 +13,6 @@ to the project's containers.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
 import socket
@@ -27,7 +26,18 @@ import httpx
 import pytest
 
 from sampleapp.errors import ConfigError, PreflightError
-from sampleapp.ops import cluster, cluster_status, engine, images, nodes, release, swarm
+from sampleapp.ops import (
+    cluster,
+    cluster_stack,
+    driver,
+    engine,
+    images,
+    nodes,
+    release,
+    status,
+    swarm,
+)
+from sampleapp.ops.cluster_stack import SwarmStack
 from sampleapp.ops.nodes import Cluster
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
@@ -52,7 +62,17 @@ def served_by(url: str, requests: int) -> Counter[str]:
 
 def servers_on(c: Cluster, machine: str) -> list[str]:
     """The registered app servers of one machine."""
-    return [i for i in cluster.registered_backends(c) if machine_of(i) == machine]
+    return [i for i in registered(c) if machine_of(i) == machine]
+
+
+def registered(c: Cluster) -> dict[str, str]:
+    return driver.registered(SwarmStack(c))
+
+
+def healthy_members(c: Cluster) -> int:
+    """etcd members that answer for themselves, asked from inside the cluster."""
+    found, _, _ = status.inside(SwarmStack(c))
+    return sum(m["healthy"] for m in found["members"]) if found else 0
 
 
 def node_state(c: Cluster, index: int) -> str:
@@ -87,26 +107,14 @@ def evidence(c: Cluster, machine: str = "core-03") -> str:
         )
         lines.append(f"--- web containers on {machine}:\n{listing}")
         for container in [row.split()[0] for row in listing.splitlines()][:2]:
-            logs = engine.run(
-                [
-                    "docker",
-                    "--host",
-                    f"unix://{c.socket(index)}",
-                    "logs",
-                    "--tail",
-                    "40",
-                    container,
-                ],
-                check=False,
-                timeout=30,
-            )
-            lines.append(f"--- last log lines of {container}:\n{logs.stdout}{logs.stderr}")
+            logs = nodes.node_docker(c, index, "logs", "--tail", "40", container, check=False)
+            lines.append(f"--- last log lines of {container}:\n{logs}")
         own = nodes.node_docker(c, index, "info", "--format", "{{json .Swarm}}", check=False)
         lines.append(f"--- {machine}'s own view of the swarm: {own}")
     # The machine's inner dockerd logs to the node container's output: why its agent is down.
     inner = engine.run(["docker", "logs", "--tail", "60", c.container(index)], check=False)
     lines.append(f"--- last lines of {machine}'s dockerd:\n{inner.stdout}{inner.stderr}")
-    lines.append(f"--- status from inside:\n{cluster_status.inside_status(c)[0]}")
+    lines.append(f"--- status:\n{status.render(status.deployment_report('cluster'))}")
     return "\n".join(lines)
 
 
@@ -116,32 +124,21 @@ def proxy_evidence(c: Cluster) -> str:
     proxy = swarm.container_of(c, 1, "proxy")
     if proxy is None:
         return "--- no proxy container runs on core-01"
-    lines = [f"--- registered: {cluster.registered_backends(c)}"]
-    status = nodes.node_docker(
-        c, 1, "exec", proxy, "cat", "/app/var/nginx/status.json", check=False
-    )
-    lines.append(f"--- proxy status.json: {status}")
-    for address in cluster.registered_backends(c).values():
+    target = SwarmStack(c)
+    lines = [f"--- registered: {registered(c)}"]
+    pool = target.exec(("proxy",), ("cat", "/app/var/nginx/status.json"))
+    lines.append(f"--- proxy status.json: {pool.out} {pool.err}")
+    for address in registered(c).values():
         host, _, port = address.rpartition(":")
         probe = (
             "import socket,time; t=time.monotonic(); "
             f"socket.create_connection(('{host}',{port}),3); "
             "print(f'connected in {time.monotonic()-t:.3f} s')"
         )
-        reach = engine.run(
-            ["docker", "--host", f"unix://{c.socket(1)}", "exec", proxy, "python3", "-c", probe],
-            check=False,
-            timeout=30,
-        )
-        lines.append(
-            f"--- proxy -> {address}: {reach.stdout.strip()} {reach.stderr.strip()[-300:]}"
-        )
-    logs = engine.run(
-        ["docker", "--host", f"unix://{c.socket(1)}", "logs", "--tail", "40", proxy],
-        check=False,
-        timeout=30,
-    )
-    errors = [ln for ln in (logs.stdout + logs.stderr).splitlines() if "GET / " not in ln]
+        reach = target.exec(("proxy",), ("python3", "-c", probe))
+        lines.append(f"--- proxy -> {address}: {reach.out.strip()} {reach.err.strip()[-300:]}")
+    logs = nodes.node_docker(c, 1, "logs", "--tail", "40", proxy, check=False)
+    errors = [ln for ln in logs.splitlines() if "GET / " not in ln]
     lines.append("--- proxy's last log lines (requests left out):\n" + "\n".join(errors[-30:]))
     return "\n".join(lines)
 
@@ -209,7 +206,7 @@ def start_core_03(c: Cluster) -> None:
     except pytest.fail.Exception as exc:
         pytest.fail(f"{exc}\n{proxy_evidence(c)}\n{evidence(c)}", pytrace=False)
     wait_until(
-        lambda: "etcd members (3 of 3 healthy)" in cluster_status.inside_status(c)[0],
+        lambda: healthy_members(c) == 3,
         120,
         "etcd-3 to be healthy again",
         interval=1,
@@ -239,7 +236,7 @@ def created(app_image: dict[str, str], cluster_env: ClusterEnv) -> Cluster:
 
 @pytest.fixture(scope="module")
 def deployed(created: Cluster, cluster_env: ClusterEnv) -> Cluster:
-    cluster.deploy(Progress(), timeout=300)
+    cluster_stack.deploy(Progress(), timeout=300)
     return created
 
 
@@ -247,7 +244,7 @@ def deployed(created: Cluster, cluster_env: ClusterEnv) -> Cluster:
 def serving(deployed: Cluster) -> Cluster:
     """The deployed cluster with all three machines up, each with its app server registered
     (core-03 is started again if an earlier test left it stopped)."""
-    if node_state(deployed, 3) != "running" or len(cluster.registered_backends(deployed)) < 3:
+    if node_state(deployed, 3) != "running" or len(registered(deployed)) < 3:
         start_core_03(deployed)
     return deployed
 
@@ -304,10 +301,10 @@ def test_deploy_and_status_before_create_name_the_command_to_run(
     cluster_env: ClusterEnv,
 ) -> None:
     with pytest.raises(PreflightError, match=r"has no nodes: `sampleapp cluster create` first"):
-        cluster.deploy(Progress())
-    output = io.StringIO()
-    assert cluster_status.status(write=lambda line: print(line, file=output)) == 1
-    assert "`sampleapp cluster create` makes it" in output.getvalue()
+        cluster_stack.deploy(Progress())
+    said: list[str] = []
+    assert status.main("cluster", write=said.append) == 1
+    assert "nothing is deployed: `sampleapp cluster create` starts it" in said[0]
 
 
 def test_a_taken_host_port_is_refused_naming_the_variable_to_change(
@@ -339,7 +336,7 @@ def test_create_makes_three_labelled_machines_and_a_second_create_changes_nothin
 
 
 def test_tasks_run_where_the_constraints_say(serving: Cluster) -> None:
-    tasks = cluster_status.units(serving, swarm.manager(serving, 3))
+    tasks = cluster_stack.current_tasks(serving, swarm.manager(serving, 3))
     where: dict[str, list[str]] = {}
     for task in tasks:
         if task.state in ("running", "complete"):
@@ -354,7 +351,7 @@ def test_tasks_run_where_the_constraints_say(serving: Cluster) -> None:
     assert sorted(where["dns"]) == ["core-01", "core-02", "core-03"]
     assert where["migrate"], "the migrate job did not complete"
     services = swarm.services(serving, swarm.manager(serving, 3))
-    jobs = cluster.cli_version() >= cluster.JOBS_CLI  # else a one-shot service stands in
+    jobs = cluster.cli_version() >= cluster_stack.JOBS_CLI  # else a one-shot service stands in
     assert services["migrate"].mode == ("replicated job" if jobs else "replicated")
     assert services["migrate"].job and services["migrate"].converged
 
@@ -364,7 +361,7 @@ def test_requests_through_the_proxy_reach_the_app_servers_on_all_three_machines(
 ) -> None:
     served = served_by(serving.url, 30)
     assert sorted(machine_of(i) for i in served) == ["core-01", "core-02", "core-03"], served
-    assert set(served) == set(cluster.registered_backends(serving))
+    assert set(served) == set(registered(serving))
 
 
 def test_the_example_user_signs_in_and_posts(deployed: Cluster) -> None:
@@ -396,18 +393,18 @@ def test_debians_docker_cli_redeploys_and_migrate_runs_again_adding_nothing(
     with monkeypatch.context() as patched:
         patched.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
         old = cluster.cli_version()
-        cluster.deploy(Progress(), timeout=300)
+        cluster_stack.deploy(Progress(), timeout=300)
         migrate = swarm.services(deployed, via)["migrate"]
         again = {t.task_id for t in swarm.tasks(deployed, via, "migrate")}
     assert migrate.converged and migrate.counts == (1, 1), migrate
-    assert ("job" in migrate.mode) == (old >= cluster.JOBS_CLI), (old, migrate)
+    assert ("job" in migrate.mode) == (old >= cluster_stack.JOBS_CLI), (old, migrate)
     assert again and not again & first_runs, "migrate did not run again"
     assert cluster_row_counts(deployed) == before
     assert httpx.get(deployed.url + "/", timeout=10, trust_env=False).status_code == 200
     # Back on the machine's CLI, migrate is what that CLI deploys.
-    cluster.deploy(Progress(), timeout=300)
+    cluster_stack.deploy(Progress(), timeout=300)
     mode = swarm.services(deployed, via)["migrate"].mode
-    assert ("job" in mode) == (cluster.cli_version() >= cluster.JOBS_CLI), mode
+    assert ("job" in mode) == (cluster.cli_version() >= cluster_stack.JOBS_CLI), mode
     assert cluster_row_counts(deployed) == before
 
 
@@ -439,15 +436,23 @@ def test_the_dns_on_every_machine_answers_for_the_database_well_past_its_lease(
 
 
 def test_status_shows_machines_units_etcd_health_and_app_servers(serving: Cluster) -> None:
-    output = io.StringIO()
-    code = cluster_status.status(write=lambda line: print(line, file=output))
-    text = output.getvalue()
+    said: list[str] = []
+    code = status.main(write=said.append)  # no --target: the cluster is what runs
+    text = said[0]
     assert code == 0, text
+    assert text.startswith(f"== cluster: {serving.url}")
     assert "compute=proxy" in text and "compute=db" in text
     for service in ("etcd-1", "etcd-2", "etcd-3", "db", "edge", "proxy", "web", "dns", "migrate"):
         assert f"\n  {service} " in text, service
     assert "etcd members (3 of 3 healthy)" in text
     assert "App servers under /services/app/ (3)" in text
+    said.clear()
+    assert status.main("cluster", as_json=True, write=said.append) == 0
+    [report] = json.loads(said[0])["targets"]
+    assert [m["swarm"] for m in report["machines"]] == ["ready"] * 3
+    assert {s["name"]: s["ready"] for s in report["services"]}["web"] == 3
+    leader = [m["name"] for m in report["discovery"]["members"] if m["leader"]]
+    assert len(leader) == 1, report["discovery"]["members"]
 
 
 def test_stopping_core_03_under_load_fails_no_request_and_its_server_leaves_within_the_ttl(
@@ -459,10 +464,14 @@ def test_stopping_core_03_under_load_fails_no_request_and_its_server_leaves_with
         load.wait_for(60)
     assert load.failures == []
     assert {machine_of(i) for i in served_by(serving.url, 12)} == {"core-01", "core-02"}
-    text, _ = cluster_status.inside_status(serving)
+    said: list[str] = []
+    assert status.main("cluster", write=said.append) == 1  # a machine is down: named
+    text = said[0]
     assert "etcd members (2 of 3 healthy)" in text, text
     for member in ("etcd-1", "etcd-2"):
         assert f"  {member}  http://{member}:2379  healthy" in text, text
+    assert "  - machine core-03 is exited" in text, text
+    assert "  - etcd member etcd-3 (http://etcd-3:2379) is unhealthy" in text, text
 
 
 def test_core_03_started_again_rejoins_and_gets_traffic_again(
@@ -496,11 +505,11 @@ def test_cluster_deploy_of_a_new_app_version_under_load_fails_no_request(
 ) -> None:
     """`cluster deploy --image` rolls web (start-first) and runs migrate; the proxy, the DNS and
     etcd keep their tasks, so nothing of the path a request takes is restarted."""
-    before = set(cluster.registered_backends(serving))
+    before = set(registered(serving))
     kept = running_tasks(serving, KEPT)
     with Load(serving.url + "/", threads=4) as load:
         load.wait_for(20)
-        cluster.deploy(Progress(), timeout=300, image=new_app_version)
+        cluster_stack.deploy(Progress(), timeout=300, image=new_app_version)
         load.wait_for(20)
     assert load.failures == [], f"{len(load.failures)} of {load.total} failed: {load.failures[:5]}"
     via = swarm.manager(serving, 3)
@@ -508,7 +517,7 @@ def test_cluster_deploy_of_a_new_app_version_under_load_fails_no_request(
     image = f"{nodes.REGISTRY_ALIAS}/{new_app_version}@"
     assert spec[0]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith(image)
     assert running_tasks(serving, KEPT) == kept
-    after = set(cluster.registered_backends(serving))
+    after = set(registered(serving))
     assert len(after) == 3 and after.isdisjoint(before), (before, after)
     assert set(served_by(serving.url, 30)) == after
 
@@ -537,11 +546,11 @@ def test_a_new_proxy_rolls_in_behind_the_edge_and_back_under_load_failing_no_req
     proxies = running_tasks(serving, ("proxy",))["proxy"]
     with Load(serving.url + "/", threads=4) as load:
         load.wait_for(20)
-        cluster.deploy(Progress(), timeout=300, image=new_infra_version)
+        cluster_stack.deploy(Progress(), timeout=300, image=new_infra_version)
         load.wait_for(20)
         assert proxy_image(serving).startswith(new_proxy)
         rolled = running_tasks(serving, ("proxy",))["proxy"]
-        cluster.deploy(Progress(), timeout=300)
+        cluster_stack.deploy(Progress(), timeout=300)
         load.wait_for(20)
     assert load.failures == [], f"{len(load.failures)} of {load.total} failed: {load.failures[:5]}"
     assert rolled.isdisjoint(proxies) and running_tasks(serving, ("proxy",))["proxy"].isdisjoint(

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from sampleapp import healthcheck
-from sampleapp.ops import cluster, swarm
+from sampleapp.ops import cluster_stack, swarm
+from sampleapp.ops.compose import env_file_values, environment
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose.yaml"
@@ -318,7 +319,7 @@ def test_stack_has_no_container_names_and_images_pinned_below_latest(stack_file)
 def test_for_an_older_docker_cli_only_the_jobs_change_into_labelled_one_shot_services(
     stack_file,
 ):
-    one_shot = yaml.safe_load(cluster.one_shot_stack(STACK.read_text()))
+    one_shot = yaml.safe_load(cluster_stack.one_shot_stack(STACK.read_text()))
     assert one_shot.pop("version") == "3.9"  # CLIs before 23.0 refuse a file without it
     migrate = one_shot["services"]["migrate"]["deploy"]
     assert migrate["mode"] == "replicated"
@@ -327,3 +328,29 @@ def test_for_an_older_docker_cli_only_the_jobs_change_into_labelled_one_shot_ser
     del migrate["labels"]
     migrate["mode"] = "replicated-job"
     assert one_shot == stack_file
+
+
+def test_deploy_env_is_read_as_compose_reads_it_and_the_shell_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# a comment\n"
+        "POSTGRES_USER=sampleapp  # trailing comment\n"
+        "export SAMPLEAPP_PORT=8088\n"
+        "SAMPLEAPP_PROJECT='quoted name'\n"
+        'SECRET_PATTERN="${NOT_EXPANDED}"\n'
+        "NAME_ONLY\n"
+    )
+    assert env_file_values(env_file) == {
+        "POSTGRES_USER": "sampleapp",
+        "SAMPLEAPP_PORT": "8088",
+        "SAMPLEAPP_PROJECT": "quoted name",
+        "SECRET_PATTERN": "${NOT_EXPANDED}",
+    }
+    monkeypatch.setattr("sampleapp.ops.compose.ENV_FILE", env_file)
+    monkeypatch.setenv("SAMPLEAPP_PORT", "9000")
+    monkeypatch.delenv("POSTGRES_USER", raising=False)
+    assert environment()["SAMPLEAPP_PORT"] == "9000"
+    assert environment({"SAMPLEAPP_PORT": "1"})["SAMPLEAPP_PORT"] == "1"
+    assert environment()["POSTGRES_USER"] == "sampleapp"

@@ -26,15 +26,16 @@ from sampleapp.discovery.etcd import EtcdClient
 from sampleapp.errors import DiscoveryError, StackError
 from sampleapp.ops import (
     cluster,
-    cluster_status,
     compose,
+    driver,
     engine,
-    etcdctl,
     images,
     nodes,
     stack,
+    status,
     swarm,
 )
+from sampleapp.ops.cluster_stack import SwarmStack
 from sampleapp.ops.nodes import Cluster
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
@@ -79,26 +80,27 @@ ENGINE_CALLS: list[tuple[str, Callable[[], object], int | None]] = [
     ("docker network inspect", on_node(nodes.network_owner), None),
     ("docker network ls", on_node(nodes.subnet_users), None),
     ("docker ps -aq", compose.containers, None),
-    ("docker ps -aq", stack.registered_backends, None),
-    ("docker ps -aq", lambda: stack.status(write=lambda line: None), None),
+    ("docker ps -aq", lambda: driver.registered(stack.ComposeStack(reading=True)), None),
+    ("docker ps -aq", lambda: status.deployment_report("compose"), None),
     (
-        "etcdctl get --prefix /services/app/ in etcd-x",
-        lambda: etcdctl.get_prefix("etcd-x", "/services/app/"),
+        "docker exec etcd-x etcdctl get --prefix /services/app/",
+        lambda: engine.exec_in("etcd-x", ("etcdctl", "get", "--prefix", "/services/app/")),
         None,
     ),
-    ("docker ps -aq", on_node(cluster.registered_backends), None),
-    ("docker ps -aq", on_node(cluster_status.inside_status), None),
+    ("docker ps -aq", on_node(lambda c: driver.registered(SwarmStack(c))), None),
+    ("docker ps -aq", lambda: status.deployment_report("cluster"), None),
     ("docker stack services on core-01", on_node(lambda c: swarm.services(c, 1)), 1),
     ("docker stack ps on core-01", on_node(lambda c: swarm.tasks(c, 1)), 1),
     ("docker service ps on core-01", on_node(lambda c: swarm.tasks(c, 1, "web")), 1),
     ("docker service inspect on core-01", on_node(lambda c: swarm.service_image(c, 1, "web")), 1),
     ("docker ps -q on core-01", on_node(lambda c: swarm.container_of(c, 1, "etcd-1")), 1),
     (
-        "etcdctl get --prefix /services/app/ in etcd-x on core-01",
-        on_node(
-            lambda c: etcdctl.get_prefix(
-                "etcd-x", "/services/app/", socket=str(c.socket(1)), where=" on core-01"
-            )
+        "docker exec etcd-x on core-01 etcdctl get --prefix /services/app/",
+        lambda: engine.exec_in(
+            "etcd-x",
+            ("etcdctl", "get", "--prefix", "/services/app/"),
+            host=node_host(1),
+            where=" on core-01",
         ),
         1,
     ),
@@ -142,7 +144,7 @@ def test_compose_streaming_to_the_terminal_raises_on_failure_with_its_last_lines
 
 def test_sampleapp_logs_raises_when_compose_fails() -> None:
     with pytest.raises(StackError, match=r"compose logs --tail failed \(exit 1\)"):
-        stack.logs("web", lines=5)
+        stack.ComposeStack(reading=True).logs("web", 5, follow=False)
 
 
 def test_compose_capturing_raises_with_its_last_lines() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sampleapp.ops import build_context, engine, images
+from sampleapp.ops import bases, build_context, engine, images
 from sampleapp.progress import Progress
 from tests.support.docker import copy_build_context
 
@@ -166,7 +166,7 @@ def throwaway_tag(docker_engine: tuple[int, int]) -> Iterator[str]:
 def test_the_local_debian_base_is_a_slim_bookworm_made_by_debootstrap(
     throwaway_tag: str, tmp_path
 ) -> None:
-    images.build_debian_rootfs(Progress(tmp_path / "log"), tag=throwaway_tag)
+    bases.build_debian_rootfs(Progress(tmp_path / "log"), tag=throwaway_tag)
     config = json.loads(engine.docker("image", "inspect", throwaway_tag))[0]["Config"]
     assert config["Cmd"] == ["bash"]
     script = (

@@ -10,18 +10,18 @@ None of them fails a request.
 
 from __future__ import annotations
 
-import io
+import json
 import os
+import re
 import secrets
 from collections import Counter
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import httpx
 import pytest
 
 from sampleapp.errors import PreflightError, StackError
-from sampleapp.ops import compose, engine, images, stack
+from sampleapp.ops import compose, driver, engine, images, stack, status
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
 from tests.ops.conftest import StackEnv, project_resources
@@ -31,6 +31,10 @@ from tests.support.docker import copy_build_context, free_subnet
 from tests.support.etcd import free_port, wait_until
 
 pytestmark = pytest.mark.docker
+
+
+def registered() -> dict[str, str]:
+    return driver.registered(stack.ComposeStack(reading=True))
 
 
 def everything_on_the_engine() -> dict[str, list[str]]:
@@ -98,10 +102,13 @@ def test_killing_a_replica_under_load_fails_no_request(running_stack: StackEnv) 
         engine.docker("kill", victim.id)
         # Gone within the lease TTL (10 s); the generous deadline only bounds a broken run, and
         # `make bench-stack` records how long it took.
-        wait_until(lambda: victim.id not in stack.registered_backends(), 120, "the key to go")
+        wait_until(lambda: victim.id not in registered(), 120, "the key to go")
         load.wait_for(40)
     assert load.failures == []
     assert load.total >= 80
+    said: list[str] = []
+    assert status.main("compose", write=said.append) == 1  # one exit rule: a problem is named
+    assert "  - web exited" in said[-1] and "2 app servers registered, 3 wanted" in said[-1]
     stack.scale("web", 3, Progress())
 
 
@@ -148,6 +155,10 @@ def test_running_migrate_again_three_at_once_adds_nothing(running_stack: StackEn
     assert [c.exit_code for c in compose.containers("migrate")] == [0, 0, 0]
     assert row_counts() == before
     compose.compose("up", "-d", "--no-deps", "--scale", "migrate=1", "migrate")
+    # `up` starts the one it keeps again: the stack is left as found once that run has ended.
+    wait_until(
+        lambda: all(c.state == "exited" for c in compose.containers("migrate")), 180, "migrate"
+    )
 
 
 def test_app_servers_find_the_database_through_the_projects_dns(running_stack: StackEnv) -> None:
@@ -159,15 +170,26 @@ def test_app_servers_find_the_database_through_the_projects_dns(running_stack: S
         assert out.strip() == db_ip, name
 
 
-def test_status_shows_services_health_and_registered_backends(running_stack: StackEnv) -> None:
-    output = io.StringIO()
-    with redirect_stdout(output):
-        stack.status()
-    text = output.getvalue()
-    for service in ("db", "etcd", "dns", "db-dns", "migrate", "web", "proxy"):
-        assert f"\n{service} " in text or text.startswith(f"{service} "), service
-    assert "Registered app servers (3)" in text
-    assert text.count(":9292") == 3
+def test_status_shows_services_registered_servers_dns_and_members_and_exits_0(
+    running_stack: StackEnv,
+) -> None:
+    said: list[str] = []
+    assert status.main("compose", write=said.append) == 0, said
+    text = said[0]
+    for service in ("db", "etcd", "dns", "db-dns", "migrate", "web", "edge", "proxy"):
+        assert re.search(rf"^  {service} ", text, re.MULTILINE), service
+    assert "App servers under /services/app/ (3)" in text
+    assert text.count(":9292 ") == 3
+    assert re.search(r"^  db\.sampleapp\.local\.\s+A\s", text, re.MULTILINE)
+    assert "etcd members (1 of 1 healthy)" in text
+    assert text.endswith("No problem found.")
+    said.clear()
+    assert status.main("compose", as_json=True, write=said.append) == 0
+    [report] = json.loads(said[0])["targets"]
+    assert report["url"] == running_stack.url and report["problems"] == []
+    servers = report["discovery"]["servers"]
+    assert {s["instance"] for s in servers} == {c.id for c in compose.containers("web")}
+    assert all(0 < s["lease_ttl"] <= 10 for s in servers), servers
 
 
 def containers_by_service() -> dict[str, set[str]]:
@@ -219,7 +241,7 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
         assert len(after["web"]) == 3 and after["web"].isdisjoint(before["web"])
         assert after["migrate"] != before["migrate"], "migrate did not run on the new image"
         assert [c.exit_code for c in compose.containers("migrate")] == [0]
-        assert set(stack.registered_backends()) == after["web"]
+        assert set(registered()) == after["web"]
         pages = [httpx.get(running_stack.url + "/", timeout=10) for _ in range(12)]
         assert {page.headers["X-Served-By"] for page in pages} == after["web"]
         assert all(marker in page.text for page in pages)
@@ -272,7 +294,7 @@ def test_a_service_that_cannot_start_is_named_with_its_log_tail(
         with pytest.raises(StackError) as failure:
             stack.up(stack.Options(build=False, timeout=25), Progress())
         message = str(failure.value)
-        assert message.startswith("Gave up after 25 s waiting for etcd to be healthy")
+        assert message.startswith("Gave up after 25 s waiting for db and etcd to run healthy")
         assert "invalid choice: 'etcd'" in message  # the crashing container's own log line
         assert "sampleapp logs etcd" in message
     finally:

@@ -1,0 +1,279 @@
+"""The cluster's stack: the Swarm target of the deployment driver (``driver.Target``).
+
+``apply`` pushes what was built here (the current build, or the host image given as ``--image``;
+a no-op when nothing changed) to the cluster's registry, which is where the nodes pull from, as
+real machines would; then it runs ``docker stack deploy`` of deploy/stack.yaml on those images
+pinned by digest, with the host's docker CLI on a manager's socket (a CLI older than 23.0 gets
+``migrate`` as a one-shot service, not a replicated job). The driver then waits for each service
+in the order a person would check, up to a 200 through the edge: host mode on core-01's port 80,
+which the core-01 container maps to 127.0.0.1:SAMPLEAPP_CLUSTER_PORT, passing connections to the
+proxy. A new app version changes only web's and migrate's image, so only they roll (web
+start-first); the edge, the proxy, the DNS and etcd keep running, and a new proxy rolls
+start-first behind the edge. A second ``deploy`` changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sampleapp.errors import ConfigError, StackError
+from sampleapp.ops import cluster, compose, driver, engine, nodes, preflight, swarm
+from sampleapp.ops.cluster_images import Pushed, push_images
+from sampleapp.ops.driver import Machine, Ran, Service, Unit
+from sampleapp.ops.nodes import Cluster
+from sampleapp.ops.secrets import secrets_dir
+from sampleapp.progress import Progress
+
+STACK_FILE = compose.DEPLOY / "stack.yaml"
+LOG_FILE = compose.REPO / "var" / "sampleapp-cluster.log"
+JOBS_CLI = (23, 0)  # docker/cli#2907: `mode: replicated-job` in stack files
+# Where an older CLI (Debian bookworm's docker.io 20.10) gets the stack file with the jobs made
+# one-shot services; written by `deploy`, never edited.
+ONE_SHOT_STACK_FILE = compose.REPO / "var" / "stack-one-shot.yaml"
+EDGE_CONF = compose.DEPLOY / "nginx" / "edge.conf"
+
+
+def one_shot_stack(text: str) -> str:
+    """The stack file for a CLI older than 23.0, which rejects ``mode: replicated-job``.
+
+    Each job becomes a replicated service restarted only on failure (the pre-jobs idiom) and
+    labelled ``ONE_SHOT_LABEL``, so waiting and ``status`` read it as a job. The file also names
+    the schema version that those CLIs require. Every other line means the same.
+    """
+    doc = yaml.safe_load(text)
+    for service in doc["services"].values():
+        spec = service.get("deploy") or {}
+        if spec.get("mode") == "replicated-job":
+            spec["mode"] = "replicated"
+            spec["labels"] = {**(spec.get("labels") or {}), swarm.ONE_SHOT_LABEL: "true"}
+            if (spec.get("restart_policy") or {}).get("condition") != "on-failure":
+                raise ConfigError(
+                    "A replicated-job in deploy/stack.yaml needs `restart_policy: condition: "
+                    "on-failure` to run once on a docker CLI older than 23.0"
+                )
+    return yaml.safe_dump({"version": "3.9", **doc}, sort_keys=False)
+
+
+def stack_file(cli: tuple[int, int], progress: Progress) -> Path:
+    """deploy/stack.yaml, or its one-shot form for an older CLI (said in the progress)."""
+    if cli >= JOBS_CLI:
+        return STACK_FILE
+    progress.info(
+        f"docker CLI {cli[0]}.{cli[1]} cannot deploy replicated jobs (23.0 can): migrate runs "
+        f"as a one-shot service instead ({ONE_SHOT_STACK_FILE.relative_to(compose.REPO)})"
+    )
+    ONE_SHOT_STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    ONE_SHOT_STACK_FILE.write_text(one_shot_stack(STACK_FILE.read_text()))
+    return ONE_SHOT_STACK_FILE
+
+
+def replace_finished_jobs(c: Cluster, via: int, one_shot: bool, progress: Progress) -> None:
+    """A one-shot service runs again only when made anew, and Swarm cannot turn a job into a
+    service or back: so remove ``migrate`` first in those cases (a job re-runs on deploy)."""
+    found = swarm.services(c, via).get("migrate")
+    if found is not None and (one_shot or "job" not in found.mode):
+        swarm.remove_service(c, via, "migrate")
+        progress.info("the previous migrate removed, to run again")
+
+
+def stack_environment(c: Cluster, env: Mapping[str, str], pushed: Pushed) -> dict[str, str]:
+    """What deploy/stack.yaml reads: the images as the nodes pull them, secrets, settings."""
+    values = {
+        **pushed.images,
+        "SAMPLEAPP_SECRETS_DIR": str(secrets_dir().resolve()),
+        "SAMPLEAPP_NGINX_CONF_DIR": str(EDGE_CONF.parent),
+        **{f"SAMPLEAPP_CORE_{i:02d}_ADDR": c.address(i) for i in (1, 2, 3)},
+    }
+    # Always the images just pushed: the same variables name host-engine images for Compose.
+    return {**env, **values}
+
+
+def current_tasks(c: Cluster, via: int) -> list[swarm.Task]:
+    """The current task of every slot: the one meant to run, else the newest (history left out)."""
+    current: dict[str, swarm.Task] = {}
+    for task in swarm.tasks(c, via):  # newest first within each slot
+        held = current.get(task.slot)
+        if held is None or (
+            held.desired.lower() != "running" and task.desired.lower() == "running"
+        ):
+            current[task.slot] = task
+    return sorted(current.values(), key=lambda t: (t.service, t.node))
+
+
+@dataclass
+class SwarmStack:
+    """deploy/stack.yaml on the cluster of this host (``image``: deploy this host image as the
+    app instead of the current build)."""
+
+    cluster: Cluster
+    image: str | None = None
+    name: str = "cluster"
+    front: str = "edge"
+    stages: tuple[tuple[str, ...], ...] = (
+        ("etcd-1", "etcd-2", "etcd-3"),
+        ("db",),
+        ("register-db", "dns"),
+        ("migrate",),
+        ("web",),
+        ("proxy", "edge"),
+    )
+    since: float | None = None  # when this deploy began (see ``swarm.update_state``)
+
+    @property
+    def url(self) -> str:
+        return self.cluster.url
+
+    def via(self) -> int:
+        return swarm.manager(self.cluster, cluster.count_nodes(self.cluster))
+
+    def exists(self) -> bool:
+        return bool(nodes.nodes(self.cluster))
+
+    def preflight(self) -> None:
+        engine.ensure_engine()
+        cluster.check_cli()
+        preflight.credentials(compose.environment())
+        cluster.count_nodes(self.cluster)
+
+    def apply(self, progress: Progress, timeout: float) -> None:
+        via = self.via()
+        pushed = push_images(self.cluster, self.image, progress, via)
+        values = stack_environment(self.cluster, compose.environment(), pushed)
+        progress.step(f"Deploying {STACK_FILE.relative_to(compose.REPO)} as stack {swarm.STACK}")
+        chosen = stack_file(cluster.check_cli(), progress)
+        replace_finished_jobs(self.cluster, via, chosen != STACK_FILE, progress)
+        self.since = time.time()
+        progress.log(swarm.deploy(self.cluster, via, str(chosen), values))
+
+    def servers_wanted(self) -> int:
+        """web is global: one server on each machine that is ready."""
+        return len([n for n in swarm.swarm_nodes(self.cluster, self.via()) if n.status == "ready"])
+
+    def services(self) -> dict[str, Service]:
+        via = self.via()
+        units: dict[str, list[Unit]] = {}
+        for t in current_tasks(self.cluster, via):
+            units.setdefault(t.service, []).append(
+                Unit(t.service, t.node or "-", t.current, "", t.error)
+            )
+        found = {}
+        for name, s in swarm.services(self.cluster, via, self.since).items():
+            ready, wanted = s.counts
+            failed = f"update is {s.update}" if s.stuck else ""
+            mode = "job" if s.job else s.mode
+            found[name] = Service(
+                name, mode, ready, wanted, s.converged, failed, tuple(units.get(name, ()))
+            )
+        return found
+
+    def machines(self) -> list[Machine]:
+        try:
+            via: int | None = self.via()
+        except StackError:  # the machines are still listed, each with its state
+            via = None
+        known = {n.hostname: n for n in swarm.swarm_nodes(self.cluster, via)} if via else {}
+        rows = []
+        for machine in nodes.nodes(self.cluster):
+            hostname = self.cluster.hostname(machine.index)
+            node = known.get(hostname)
+            rows.append(
+                Machine(
+                    hostname=hostname,
+                    state=machine.state,
+                    swarm=node.status if node else "-",
+                    manager=(node.manager or "worker") if node else "-",
+                    address=node.address if node else self.cluster.address(machine.index),
+                    labels=dict(node.labels) if node else {},
+                )
+            )
+        return rows
+
+    def exec(
+        self, names: Sequence[str], argv: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> Ran:
+        """On the first running machine that has a container of one of ``names``; a machine
+        that fails to answer (stopping as it is asked) passes it to the next."""
+        failures: list[StackError] = []
+        for machine in nodes.nodes(self.cluster):
+            if machine.state != "running":
+                continue
+            host = self.cluster.hostname(machine.index)
+            try:
+                if not nodes.engine_answers(self.cluster, machine.index):
+                    continue
+                for service in names:
+                    container = swarm.container_of(self.cluster, machine.index, service)
+                    if container is not None:
+                        socket = f"unix://{self.cluster.socket(machine.index)}"
+                        done = engine.exec_in(
+                            container, argv, env=env, host=socket, where=f" on {host}"
+                        )
+                        return Ran(
+                            done.stdout, done.stderr, done.returncode, f"{service} on {host}"
+                        )
+            except StackError as exc:
+                failures.append(exc)
+        why = f"the last failure: {failures[-1]}" if failures else "none runs"
+        raise StackError(
+            f"No container of {' or '.join(names)} in {self.cluster.name} could run "
+            f"{argv[0]} ({why}). Next: `sampleapp status --target cluster`, then "
+            "`sampleapp cluster deploy`"
+        ) from (failures[-1] if failures else None)
+
+    def logs(self, service: str | None, lines: int, follow: bool) -> None:
+        via = self.via()
+        names = [service] if service else sorted(swarm.services(self.cluster, via))
+        if follow and len(names) != 1:
+            raise StackError(
+                "Follow one service of the cluster: `sampleapp logs SERVICE -f --target cluster`"
+            )
+        for name in names:
+            args = ["service", "logs", "--tail", str(lines), *(["--follow"] if follow else [])]
+            engine.stream(
+                [
+                    "docker",
+                    "--host",
+                    f"unix://{self.cluster.socket(via)}",
+                    *args,
+                    f"{swarm.STACK}_{name}",
+                ],
+                what=f"docker service logs {name}",
+                fix="`sampleapp status --target cluster` names the services",
+            )
+
+    def remove(self, progress: Progress, volumes: bool) -> None:
+        via = self.via()
+        progress.step(f"Removing stack {swarm.STACK} from {self.cluster.name} (machines kept)")
+        swarm.remove_stack(self.cluster, via)
+        progress.done(
+            f"stack {swarm.STACK} removed; `sampleapp cluster destroy` removes the machines"
+            + (" and their volumes" if volumes else "")
+        )
+
+    def failure(self, service: str, headline: str) -> StackError:
+        """``headline``, then ``service``'s tasks with their errors and its last log lines."""
+        via = self.via()
+        lines = [headline.rstrip(".") + "."]
+        for task in swarm.tasks(self.cluster, via, service)[:6]:
+            lines.append(
+                f"  task on {task.node or '?'}: {task.current} (desired {task.desired})"
+                + (f" error: {task.error}" if task.error else "")
+            )
+        logs = swarm.service_logs(self.cluster, via, service)
+        lines.append(f"--- last log lines of {service}:\n{logs}")
+        lines.append(
+            f"Full log: {LOG_FILE}. Next: `sampleapp status --target cluster`, fix, "
+            "`sampleapp cluster deploy`."
+        )
+        return StackError("\n".join(lines))
+
+
+def deploy(progress: Progress | None = None, timeout: float = 300, image: str | None = None) -> str:
+    """``sampleapp cluster deploy``: the driver's story on the cluster."""
+    target = SwarmStack(cluster.current(), image)
+    return driver.deploy(target, progress or Progress(LOG_FILE), timeout)

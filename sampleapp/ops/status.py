@@ -1,0 +1,196 @@
+"""``sampleapp status``: one view of whatever runs, with one exit rule.
+
+The thesis answered four questions with four commands: ``fleetctl list-machines`` (the
+machines, here with their swarm state, role and labels), ``fleetctl list-units`` (each service's
+containers or tasks, where they run, their state and health), ``etcdctl ls /services/app`` (the
+registered app servers with their lease TTL) and ``etcdctl cluster-health`` (each member asked
+for itself), to which the DNS records are added. Here one command answers all of them for each
+deployment it finds (``--target`` chooses): the host's own processes (ETCD_ENDPOINTS set), the
+Compose stack, the cluster. Discovery is read inside the deployment, by ``sampleapp status
+--target host --json`` in a proxy, web or dns container, because no etcd port is published.
+
+It only reads. Every problem it sees is named on a line of its own, and the exit status is 1
+when there is any, so a script can wait on it; ``--json`` prints the same report as data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from sampleapp.discovery import config as discovery_config
+from sampleapp.discovery import status as discovery
+from sampleapp.discovery.status import table
+from sampleapp.errors import SampleappError
+from sampleapp.ops import cluster, compose, engine
+from sampleapp.ops.cluster_stack import SwarmStack
+from sampleapp.ops.driver import Target
+from sampleapp.ops.stack import ComposeStack
+
+TARGETS = ("host", "compose", "cluster")
+INSIDE = ("proxy", "web", "dns")  # services whose containers can run `sampleapp status`
+Report = dict[str, Any]
+
+
+def target(name: str) -> Target:
+    if name == "compose":
+        return ComposeStack(reading=True)
+    return SwarmStack(cluster.current())
+
+
+def found_targets() -> list[str]:
+    """Where to look when no ``--target`` is given: the host's etcd when ETCD_ENDPOINTS is set
+    (inside a container, or a person's own processes); else each deployment the engine runs."""
+    if discovery_config.etcd_configured(compose.environment()):
+        return ["host"]
+    if engine.engine_version() is None:
+        return []
+    return [name for name in ("cluster", "compose") if target(name).exists()]
+
+
+def host_report() -> Report:
+    found = discovery.collect()
+    return {
+        "target": "host",
+        "url": "",
+        "machines": [],
+        "services": [],
+        "discovery": found,
+        "discovered_in": "ETCD_ENDPOINTS",
+        "problems": discovery.problems(found),
+    }
+
+
+def inside(t: Target) -> tuple[Report | None, str, str]:
+    """The discovery report read inside the deployment, where, and what went wrong if none."""
+    try:
+        ran = t.exec(INSIDE, ("sampleapp", "status", "--target", "host", "--json"))
+    except SampleappError as exc:
+        return None, "", str(exc)
+    try:
+        [report] = json.loads(ran.out)["targets"]
+        return report["discovery"], ran.where, ""
+    except (ValueError, KeyError, TypeError):
+        said = (ran.err or ran.out).strip().splitlines() or ["nothing"]
+        return None, ran.where, f"`sampleapp status` in {ran.where} exited {ran.code}: {said[-1]}"
+
+
+def deployment_report(name: str) -> Report:
+    t = target(name)
+    if not t.exists():
+        up = "`sampleapp up`" if name == "compose" else "`sampleapp cluster create`"
+        return {
+            "target": name,
+            "url": t.url,
+            "machines": [],
+            "services": [],
+            "discovery": None,
+            "discovered_in": "",
+            "problems": [f"nothing is deployed: {up} starts it"],
+        }
+    problems: list[str] = []
+    machines = [asdict(m) for m in t.machines()]
+    for m in machines:
+        if m["state"] != "running" or m["swarm"] not in ("ready", "-"):
+            problems.append(f"machine {m['hostname']} is {m['state']} (swarm: {m['swarm']})")
+    try:
+        services = t.services()
+    except SampleappError as exc:
+        services = {}
+        problems.append(f"the services could not be listed: {exc}")
+    for s in services.values():
+        if s.failed:
+            problems.append(f"{s.name} {s.failed}")
+        elif not s.converged:
+            verb = "finished" if s.mode == "job" else "ready"
+            problems.append(f"{s.name}: {s.ready} of {s.wanted} {verb}")
+    found, where, why = inside(t)
+    if found is None:
+        problems.append(f"discovery could not be read: {why}")
+    else:
+        problems += discovery.problems(found)
+        web = services.get("web")
+        if web is not None and len(found["servers"]) != web.wanted:
+            problems.append(f"{len(found['servers'])} app servers registered, {web.wanted} wanted")
+    return {
+        "target": name,
+        "url": t.url,
+        "machines": machines,
+        "services": [asdict(s) for s in services.values()],
+        "discovery": found,
+        "discovered_in": where,
+        "problems": problems,
+    }
+
+
+def render(report: Report) -> str:
+    rows: list[tuple[object, ...]]
+    parts = [f"== {report['target']}" + (f": {report['url']}" if report["url"] else "")]
+    if report["machines"]:
+        rows = [
+            (
+                m["hostname"],
+                m["state"],
+                m["swarm"],
+                m["manager"],
+                m["address"],
+                ",".join(f"{k}={v}" for k, v in sorted(m["labels"].items())),
+            )
+            for m in report["machines"]
+        ]
+        parts.append(
+            "Machines (fleetctl list-machines)\n"
+            + table(("MACHINE", "STATE", "SWARM", "MANAGER", "ADDRESS", "LABELS"), rows)
+        )
+    if report["services"]:
+        rows = []
+        for s in report["services"]:
+            for u in s["units"] or [{"where": "-", "state": "-", "health": "", "error": ""}]:
+                rows.append(
+                    (
+                        s["name"],
+                        s["mode"],
+                        f"{s['ready']}/{s['wanted']}",
+                        u["where"],
+                        u["state"],
+                        u["health"] or "-",
+                        u["error"],
+                    )
+                )
+        parts.append(
+            "Services (fleetctl list-units)\n"
+            + table(("SERVICE", "MODE", "READY", "WHERE", "STATE", "HEALTH", "ERROR"), rows)
+        )
+    if report["discovery"] is not None:
+        parts.append(
+            f"Discovery, read in {report['discovered_in']}\n"
+            + discovery.render(report["discovery"])
+        )
+    problems = report["problems"]
+    parts.append(
+        f"Problems ({len(problems)}):\n" + "\n".join(f"  - {p}" for p in problems)
+        if problems
+        else "No problem found."
+    )
+    return "\n\n".join(parts)
+
+
+def main(
+    name: str | None = None, as_json: bool = False, write: Callable[[str], None] = print
+) -> int:
+    """Print the report of ``name`` (one of TARGETS), or of every deployment found; 1 when
+    anything is unhealthy or nothing is found."""
+    names = [name] if name else found_targets()
+    reports = [host_report() if n == "host" else deployment_report(n) for n in names]
+    if as_json:
+        write(json.dumps({"targets": reports}, indent=2, sort_keys=True))
+    elif not reports:
+        write(
+            "Nothing is deployed here: `sampleapp up` (one host) or `sampleapp cluster create` "
+            "then `sampleapp cluster deploy`; with your own processes, set ETCD_ENDPOINTS."
+        )
+    else:
+        write("\n\n".join(render(r) for r in reports))
+    return 1 if not reports or any(r["problems"] for r in reports) else 0
