@@ -140,6 +140,12 @@ def _cluster_deploy(args: argparse.Namespace) -> None:
     cluster_stack.deploy(timeout=args.timeout, image=args.image)
 
 
+def _cluster_heal(args: argparse.Namespace) -> None:
+    from sampleapp.ops import cluster_stack
+
+    cluster_stack.heal(timeout=args.timeout)
+
+
 def _cluster_destroy(args: argparse.Namespace) -> None:
     from sampleapp.ops import cluster
 
@@ -271,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(handler=_cluster_deploy)
     c = cluster.add_parser("status", help="`sampleapp status --target cluster`")
     c.set_defaults(handler=_status, target="cluster", json=False)
+    c = cluster.add_parser(
+        "heal", help="start anew the containers of a machine the proxy cannot reach (see README)"
+    )
+    c.add_argument("--timeout", type=float, default=300.0, help="seconds per wait (default 300)")
+    c.set_defaults(handler=_cluster_heal)
     c = cluster.add_parser("destroy", help="remove the nodes, registry, volumes and network")
     c.set_defaults(handler=_cluster_destroy)
 

@@ -50,7 +50,7 @@ def poll(
         return _loop(what, check, timeout, interval, fail, started, ticker.tick)
 
 
-def _gerund(what: str) -> str:
+def _mid_sentence(what: str) -> str:
     """``Waiting for db to be healthy`` -> ``waiting for db to be healthy``."""
     return what[:1].lower() + what[1:]
 
@@ -71,6 +71,6 @@ def _loop(
         elapsed = time.monotonic() - started
         if elapsed > timeout:
             seen = f"; last seen: {got.seen}" if got.seen else ""
-            raise fail(f"Gave up after {timeout:.0f} s {_gerund(what)}{seen}")
+            raise fail(f"Gave up after {timeout:.0f} s {_mid_sentence(what)}{seen}")
         tick(got.seen)
         time.sleep(min(interval, max(timeout - elapsed, 0.0) + 0.01))

@@ -62,6 +62,7 @@ class RendererSettings:
     user: str | None
     debounce: float
     hold_down: float
+    probe_interval: float  # seconds between connects to each server of the pool; 0: none
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
     NGINX_REUSEPORT (0; 1 lets a new proxy bind the port beside the old one while it takes over,
     as in the Compose stack, where both share one network namespace), NGINX_PROXY_PROTOCOL (0;
     1 when every connection comes through a relay that sends a PROXY protocol header first, as
-    the cluster's edge does: nginx then takes the client's address from it)."""
+    the cluster's edge does: nginx then takes the client's address from it),
+    RENDER_PROBE_INTERVAL (5 s between connects to each pooled server; 0 disables them)."""
     listen = env.get("NGINX_LISTEN", "80")
     split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_LISTEN")
     nginx_bin = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
@@ -163,6 +165,7 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
         user=env.get("NGINX_USER") or None,
         debounce=_number(env, "RENDER_DEBOUNCE", 0.25, minimum=0.0),
         hold_down=_number(env, "RENDER_HOLD_DOWN", 10.0, minimum=0.0),
+        probe_interval=_number(env, "RENDER_PROBE_INTERVAL", 5.0, minimum=0.0),
     )
 
 

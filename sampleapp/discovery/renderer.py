@@ -14,6 +14,14 @@ pool is kept for RENDER_HOLD_DOWN seconds while the servers register again: any 
 applies at once, an empty one only once it has lasted the hold-down.
 Progress is counted in ``<runtime dir>/status.json`` (nginx PID, reloads, rejections, servers,
 refused registrations, whether the pool is held), which tests, benchmarks and operators read.
+
+Every RENDER_PROBE_INTERVAL seconds the renderer also opens a TCP connection to each server of
+the pool, from nginx's own network namespace, and lists in the status the ones it cannot reach
+(``unreachable``, with the error and since when). nginx passes a request on to the next server
+when a connect fails, so no request is lost; but a registered server that the proxy cannot reach
+is capacity lost without a word. That happens on Swarm: Docker's overlay network can fail to
+learn a restarted machine's containers (moby#47728, moby#53141), and ``sampleapp status`` names
+it from this list. The server stays in the pool: a connect that fails costs nginx little.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -39,7 +48,16 @@ from sampleapp.errors import ConfigError, DiscoveryError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Refusal", "Renderer", "Server", "Status", "main", "render", "servers_from"]
+__all__ = [
+    "Refusal",
+    "Renderer",
+    "Server",
+    "Status",
+    "Unreachable",
+    "main",
+    "render",
+    "servers_from",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,16 @@ class Status:
     refused: list[Refusal] = field(default_factory=list)  # registrations dropped, now
     holding: bool = False  # etcd lists no server; nginx keeps the last pool (RENDER_HOLD_DOWN)
     last_error: str = ""
+    unreachable: list[Unreachable] = field(default_factory=list)  # in the pool, not connecting
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A server of the pool that the proxy could not connect to, at its last probe."""
+
+    server: str  # instance=address
+    error: str
+    since: float  # time.time() of the first failed probe in a row
 
 
 def servers_from(prefix: str, content: Mapping[str, str]) -> tuple[list[Server], list[Refusal]]:
@@ -113,6 +141,7 @@ class Renderer:
         self._latest: dict[str, str] = {}
         self._changed = threading.Event()
         self._lock = threading.Lock()
+        self._next_probe = 0.0  # monotonic
 
     def on_change(self, content: dict[str, str]) -> None:
         with self._lock:
@@ -226,6 +255,8 @@ class Renderer:
             if not self._changed.wait(self._idle_wait()):
                 if self._hold_until is not None and time.monotonic() >= self._hold_until:
                     self.apply(self._snapshot())  # the hold-down is over
+                elif self.settings.probe_interval and time.monotonic() >= self._next_probe:
+                    self.probe()
                 continue
             # Debounce: wait for a quiet spell, but never longer than 4 spells in all.
             started = time.monotonic()
@@ -233,6 +264,28 @@ class Renderer:
             while self._changed.wait(debounce) and time.monotonic() - started < 4 * debounce:
                 self._changed.clear()
             self.apply(self._snapshot())
+
+    def probe(self) -> None:
+        """Connect to each server of the pool once (1 s each at most) and list the failures."""
+        self._next_probe = time.monotonic() + self.settings.probe_interval
+        before = {u.server: u for u in self.status.unreachable}
+        now = []
+        for server in self._applied:
+            name = f"{server.instance}={server.address}"
+            host, _, port = server.address.rpartition(":")
+            try:
+                socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
+            except OSError as exc:
+                error = str(exc) or type(exc).__name__
+                since = before[name].since if name in before else time.time()
+                if name not in before:
+                    log.warning("cannot connect to %s: %s", name, error)
+                now.append(Unreachable(name, error, since))
+        for name in before.keys() - {u.server for u in now}:
+            log.info("%s answers again", name)
+        if now or before:
+            self.status.unreachable = now
+            self.write_status()
 
     def _snapshot(self) -> dict[str, str]:
         with self._lock:

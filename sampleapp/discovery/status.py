@@ -10,14 +10,18 @@ It only reads.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sampleapp.discovery import config, keys
 from sampleapp.discovery.etcd import EtcdClient
-from sampleapp.errors import SampleappError
+from sampleapp.errors import DiscoveryError, SampleappError
 
 Report = dict[str, Any]
+# A server the proxy has failed to connect to for this long is reported (a few probes in a row).
+UNREACHABLE_GRACE = 12.0
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -90,7 +94,23 @@ def collect(overrides: Mapping[str, str | None] | None = None) -> Report:
             "servers": servers(client, prefix),
             "records": records(client, dns),
             "members": members(client),
+            "proxy": proxy_view(env),
         }
+
+
+def proxy_view(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """The pool and the unreachable servers of the renderer that runs here (its status.json),
+    or None where none runs (a web or dns container, a person's shell)."""
+    path = config.renderer_settings(env).runtime_dir / "status.json"
+    try:
+        found = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise DiscoveryError(
+            f"{path} is not the renderer's JSON ({exc}): is a renderer running?"
+        ) from exc
+    return {"servers": found["servers"], "unreachable": found.get("unreachable", [])}
 
 
 def problems(report: Report) -> list[str]:
@@ -105,6 +125,12 @@ def problems(report: Report) -> list[str]:
         for r in report["records"]
         if r["type"] == "INVALID"
     ]
+    for u in (report.get("proxy") or {}).get("unreachable", []):
+        lasting = time.time() - u["since"]
+        if lasting >= UNREACHABLE_GRACE:
+            found.append(
+                f"the proxy cannot connect to {u['server']} for {lasting:.0f} s ({u['error']})"
+            )
     return found
 
 
@@ -135,6 +161,27 @@ def render(report: Report) -> str:
     def section(head: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         return head + ("\n" + table(headers, rows) if rows else "\n  none")
 
+    proxy = report.get("proxy")
+    reach: list[str] = []
+    if proxy is not None:
+        down = {u["server"]: u for u in proxy["unreachable"]}
+        rows = [
+            (
+                *server.split("=", 1),
+                f"CANNOT CONNECT for {time.time() - down[server]['since']:.0f} s: "
+                f"{down[server]['error']}"
+                if server in down
+                else "connects",
+            )
+            for server in proxy["servers"]
+        ]
+        reach = [
+            section(
+                f"The proxy's pool ({len(rows)}), each server probed from the proxy",
+                ("INSTANCE", "ADDRESS", "REACH"),
+                rows,
+            )
+        ]
     return "\n\n".join(
         [
             section(
@@ -152,5 +199,6 @@ def render(report: Report) -> str:
                 ("NAME", "ENDPOINT", "HEALTH", "LEADER", "VERSION", "RAFT INDEX"),
                 member_rows,
             ),
+            *reach,
         ]
     )

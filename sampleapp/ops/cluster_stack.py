@@ -27,6 +27,7 @@ from sampleapp.ops.cluster_images import Pushed, push_images
 from sampleapp.ops.driver import Machine, Ran, Service, Unit
 from sampleapp.ops.nodes import Cluster
 from sampleapp.ops.secrets import secrets_dir
+from sampleapp.poll import Pending, poll
 from sampleapp.progress import Progress
 
 STACK_FILE = compose.DEPLOY / "stack.yaml"
@@ -277,3 +278,60 @@ def deploy(progress: Progress | None = None, timeout: float = 300, image: str | 
     """``sampleapp cluster deploy``: the driver's story on the cluster."""
     target = SwarmStack(cluster.current(), image)
     return driver.deploy(target, progress or Progress(LOG_FILE), timeout)
+
+
+def unreachable_machines(target: SwarmStack) -> dict[str, list[str]]:
+    """hostname -> the registered servers on it that the proxy cannot connect to (an app
+    server's instance name starts with its machine's: ``core-03-<task id>``)."""
+    found, _, why = driver.discovered(target)
+    if found is None:
+        raise StackError(f"What the proxy reaches could not be read: {why}")
+    machines: dict[str, list[str]] = {}
+    for u in (found.get("proxy") or {}).get("unreachable", []):
+        machine = u["server"].split("=", 1)[0].rsplit("-", 1)[0]
+        machines.setdefault(machine, []).append(u["server"])
+    return machines
+
+
+def heal(progress: Progress | None = None, timeout: float = 300) -> list[str]:
+    """``sampleapp cluster heal``: make the proxy reach every registered server again.
+
+    Docker's overlay network can fail to learn the containers of a machine that restarted
+    (moby#47728, #53141: the gossip that tells the other machines gives up; fixed only after
+    Docker 29.7): its server registers, but the proxy's connects time out. Removing that
+    machine's stack containers makes it leave the network, and Swarm starts them anew, which
+    joins it again and announces each container (moby#53141's workaround, on one machine). Its
+    other services (its DNS, its etcd member with its data volume) come back the same way.
+    Returns the machines healed.
+    """
+    progress = progress or Progress(LOG_FILE)
+    target = SwarmStack(cluster.current())
+    c = target.cluster
+    broken = unreachable_machines(target)
+    if not broken:
+        progress.done("the proxy connects to every registered app server: nothing to heal")
+        return []
+    indexes = {c.hostname(m.index): m.index for m in nodes.nodes(c)}
+    for hostname, servers in sorted(broken.items()):
+        index = indexes.get(hostname)
+        if index is None:
+            raise StackError(f"{', '.join(servers)} names no machine of {c.name}")
+        progress.step(
+            f"{hostname}: the proxy cannot connect to {', '.join(servers)}; removing its "
+            "containers of the stack, so that Swarm starts them anew on the network"
+        )
+        label = f"label=com.docker.stack.namespace={swarm.STACK}"
+        ids = nodes.node_docker(c, index, "ps", "-q", "--filter", label).split()
+        if ids:
+            nodes.node_docker(c, index, "rm", "--force", *ids)
+    for names in target.stages:
+        driver.wait_services(target, names, progress, timeout)
+    driver.wait_registered(target, target.servers_wanted(), progress, timeout)
+
+    def check() -> bool | Pending:
+        left = unreachable_machines(target)
+        return True if not left else Pending(", ".join(s for v in left.values() for s in v))
+
+    poll("Waiting for the proxy to connect to every server", check, timeout, progress=progress)
+    progress.done(f"healed {', '.join(sorted(broken))}: the proxy connects to every server")
+    return sorted(broken)

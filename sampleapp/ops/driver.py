@@ -12,19 +12,21 @@ prints the URL and the demo login.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from sampleapp import demo
 from sampleapp.discovery import keys
-from sampleapp.errors import StackError
+from sampleapp.errors import SampleappError, StackError
 from sampleapp.poll import Pending, poll
 from sampleapp.progress import Progress
 
 ETCD = ("etcd", "etcd-1", "etcd-2", "etcd-3")  # the etcd services of either target
+INSIDE = ("proxy", "web", "dns")  # services whose containers can run `sampleapp status`
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,21 @@ def registered(target: Target) -> dict[str, str]:
             "shows which member is unhealthy"
         )
     return {k.removeprefix(prefix): v for k, v in zip(lines[::2], lines[1::2], strict=True)}
+
+
+def discovered(target: Target) -> tuple[dict[str, Any] | None, str, str]:
+    """What etcd holds (and the proxy sees), as ``sampleapp status --target host --json`` reads
+    it inside the deployment, preferably in the proxy; where it was read; why not, if not."""
+    try:
+        ran = target.exec(INSIDE, ("sampleapp", "status", "--target", "host", "--json"))
+    except SampleappError as exc:
+        return None, "", str(exc)
+    try:
+        [report] = json.loads(ran.out)["targets"]
+        return report["discovery"], ran.where, ""
+    except (ValueError, KeyError, TypeError):
+        said = (ran.err or ran.out).strip().splitlines() or ["nothing"]
+        return None, ran.where, f"`sampleapp status` in {ran.where} exited {ran.code}: {said[-1]}"
 
 
 def wait_registered(target: Target, count: int, progress: Progress, timeout: float) -> None:

@@ -24,13 +24,12 @@ from sampleapp.discovery import config as discovery_config
 from sampleapp.discovery import status as discovery
 from sampleapp.discovery.status import table
 from sampleapp.errors import SampleappError
-from sampleapp.ops import cluster, compose, engine
+from sampleapp.ops import cluster, compose, driver, engine
 from sampleapp.ops.cluster_stack import SwarmStack
 from sampleapp.ops.driver import Target
 from sampleapp.ops.stack import ComposeStack
 
 TARGETS = ("host", "compose", "cluster")
-INSIDE = ("proxy", "web", "dns")  # services whose containers can run `sampleapp status`
 Report = dict[str, Any]
 
 
@@ -63,20 +62,6 @@ def host_report() -> Report:
     }
 
 
-def inside(t: Target) -> tuple[Report | None, str, str]:
-    """The discovery report read inside the deployment, where, and what went wrong if none."""
-    try:
-        ran = t.exec(INSIDE, ("sampleapp", "status", "--target", "host", "--json"))
-    except SampleappError as exc:
-        return None, "", str(exc)
-    try:
-        [report] = json.loads(ran.out)["targets"]
-        return report["discovery"], ran.where, ""
-    except (ValueError, KeyError, TypeError):
-        said = (ran.err or ran.out).strip().splitlines() or ["nothing"]
-        return None, ran.where, f"`sampleapp status` in {ran.where} exited {ran.code}: {said[-1]}"
-
-
 def deployment_report(name: str) -> Report:
     t = target(name)
     if not t.exists():
@@ -106,7 +91,7 @@ def deployment_report(name: str) -> Report:
         elif not s.converged:
             verb = "finished" if s.mode == "job" else "ready"
             problems.append(f"{s.name}: {s.ready} of {s.wanted} {verb}")
-    found, where, why = inside(t)
+    found, where, why = driver.discovered(t)
     if found is None:
         problems.append(f"discovery could not be read: {why}")
     else:

@@ -6,6 +6,7 @@ real app server, so nothing here disturbs the load-balancing fleet.
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +18,7 @@ import pytest
 
 from sampleapp import healthcheck
 from sampleapp.discovery import config
+from sampleapp.discovery import status as discovery_status
 from sampleapp.discovery.etcd import EtcdClient
 from tests.discovery.conftest import StartRenderer, StartServer
 from tests.discovery.servers import AppServer
@@ -161,3 +163,44 @@ def test_behind_the_edge_nginx_takes_the_clients_address_from_the_proxy_protocol
         lambda: "203.0.113.7 " in access_log.read_text(), 10, "the relayed request's log line"
     )
     assert raw_request(renderer.port, request) == b""
+
+
+def test_a_pooled_server_the_proxy_cannot_connect_to_is_listed_and_named_by_status(
+    etcd: EtcdCluster, etcd_client: EtcdClient, start_renderer: StartRenderer, backend: AppServer
+) -> None:
+    """The renderer probes its pool; `sampleapp status` in its container reads what it found.
+
+    A port nothing listens on stands for a server the proxy cannot reach (the test's traffic
+    stays on loopback); once something listens there, it is off the list again.
+    """
+    pool = prefix()
+    renderer = start_renderer("probe", etcd.env_endpoints, pool, RENDER_PROBE_INTERVAL="0.2")
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]  # free once closed, and nothing listens on it
+    lease = etcd_client.grant(60)
+    etcd_client.put(f"{pool}live", backend.address, lease=lease)
+    etcd_client.put(f"{pool}lost", f"127.0.0.1:{port}", lease=lease)
+    renderer.wait_for_servers(2)
+    wait_until(lambda: renderer.status()["unreachable"], 30, "the probe to find the lost one")
+    [lost] = renderer.status()["unreachable"]
+    assert lost["server"] == f"lost=127.0.0.1:{port}"
+    assert "refused" in lost["error"].lower()
+    env = {
+        "ETCD_ENDPOINTS": etcd.env_endpoints,
+        "SERVICES_PREFIX": pool,
+        "NGINX_RUNTIME_DIR": str(renderer.runtime_dir),
+    }
+    report = discovery_status.collect(env)
+    assert report["proxy"]["servers"] == [f"live={backend.address}", f"lost=127.0.0.1:{port}"]
+    assert discovery_status.problems(report) == []  # not yet past the grace
+    for u in report["proxy"]["unreachable"]:
+        u["since"] -= discovery_status.UNREACHABLE_GRACE
+    [problem] = discovery_status.problems(report)
+    assert problem.startswith(f"the proxy cannot connect to lost=127.0.0.1:{port} for 1")
+    text = discovery_status.render(report)
+    assert re.search(rf"^  live +{backend.address} +connects$", text, re.MULTILINE), text
+    assert re.search(rf"^  lost +127.0.0.1:{port} +CANNOT CONNECT for 1\d s: ", text, re.M), text
+    with socket.create_server(("127.0.0.1", port)):
+        wait_until(lambda: not renderer.status()["unreachable"], 30, "the lost one to answer")
+    etcd_client.revoke(lease)
