@@ -35,6 +35,7 @@ from bench.measure import free_port, page_rows, sign_in, timed
 from bench.report import percentile, table, write_section
 from sampleapp.ops import bases, cluster, cluster_stack, driver, engine, images, nodes, swarm
 from sampleapp.ops.cluster_stack import SwarmStack
+from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
 from tests.support.docker import free_cluster_subnet, new_app_version
 
@@ -60,7 +61,7 @@ def web_on(c: nodes.Cluster, machines: int, progress: Progress) -> None:
     if (machines == 1) != ("core-01" in current):
         nodes.node_docker(c, 1, "service", "update", "--detach", *args, "sampleapp_web")
     deadline = time.monotonic() + 180
-    while len(driver.registered(SwarmStack(c))) != machines or not all(
+    while len(driver.registered(SwarmStack(load_settings()))) != machines or not all(
         s.converged for s in [swarm.services(c, 1)["web"]]
     ):
         if time.monotonic() > deadline:
@@ -111,12 +112,14 @@ class Tracker:
 
 def failover(c: nodes.Cluster, how: str, url: str) -> list[str]:
     """Stop or kill core-03 under load; what the clients saw, relative to the command."""
-    victim = next(i for i in driver.registered(SwarmStack(c)) if machine_of(i) == "core-03")
+    victim = next(
+        i for i in driver.registered(SwarmStack(load_settings())) if machine_of(i) == "core-03"
+    )
     with Tracker(url + "/") as tracker:
         time.sleep(3)
         t0 = time.monotonic()
         command = subprocess.Popen(["docker", how, c.container(3)], stdout=subprocess.DEVNULL)
-        while victim in driver.registered(SwarmStack(c)):
+        while victim in driver.registered(SwarmStack(load_settings())):
             time.sleep(0.1)
         key_gone = time.monotonic() - t0
         command.wait(60)
@@ -128,7 +131,9 @@ def failover(c: nodes.Cluster, how: str, url: str) -> list[str]:
     latencies = [d * 1000 for _, d, _ in after]
     engine.docker("start", c.container(3))
     started = time.monotonic()
-    while not any(machine_of(i) == "core-03" for i in driver.registered(SwarmStack(c))):
+    while not any(
+        machine_of(i) == "core-03" for i in driver.registered(SwarmStack(load_settings()))
+    ):
         time.sleep(1)
     back = time.monotonic() - started
     return [
@@ -160,10 +165,10 @@ def new_version(c: nodes.Cluster, url: str, progress: Progress, *, new_infra: bo
         with Tracker(url + "/") as tracker:
             time.sleep(3)
             t0 = time.monotonic()
-            cluster_stack.deploy(progress, image=tag)
+            cluster_stack.deploy(load_settings(), progress, image=tag)
             took = time.monotonic() - t0
             changed = running()
-            cluster_stack.deploy(progress)
+            cluster_stack.deploy(load_settings(), progress)
             time.sleep(3)
     finally:
         engine.docker("rmi", tag, *([images.infra_image(tag)] if new_infra else []), check=False)
@@ -202,13 +207,16 @@ def main() -> None:
     if not engine.image_exists(images.APP_IMAGE):
         images.build_app_image(progress)
     bases.resolve(progress, bases.CLUSTER_BASES)
-    cluster.destroy(progress)
+    cluster.destroy(load_settings(), progress)
     load_before = os.getloadavg()[0]
     rows: list[list[object]] = []
     try:
-        create = timed("cluster create", lambda: cluster.create(3, progress))
-        deploy = timed("cluster deploy (to the first 200)", lambda: cluster_stack.deploy(progress))
-        c = cluster.current()
+        create = timed("cluster create", lambda: cluster.create(load_settings(), 3, progress))
+        deploy = timed(
+            "cluster deploy (to the first 200)",
+            lambda: cluster_stack.deploy(load_settings(), progress),
+        )
+        c = load_settings().cluster
         cookie = sign_in(base)
         for machines in (3, 1):
             web_on(c, machines, progress)
@@ -217,7 +225,7 @@ def main() -> None:
         failovers = [failover(c, how, base) for how in ("stop", "kill")]
         rollouts = [new_version(c, base, progress, new_infra=n) for n in (False, True)]
     finally:
-        cluster.destroy(progress)
+        cluster.destroy(load_settings(), progress)
     body = (
         "Three Docker-in-Docker machines on this one host (`docker:27.3-dind` equivalent from "
         "Debian's docker.io 20.10), images already built and pulled by the nodes from the "

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.measure import free_port, page_rows, sign_in, timed, wrk
 from bench.report import table, write_section
 from sampleapp.ops import bases, compose, driver, engine, images, stack
+from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
 from tests.support.docker import copy_build_context, free_subnet, new_app_version
@@ -35,7 +36,7 @@ CONNECTIONS = (1, 8)
 
 
 def ids() -> set[str]:
-    return {c.id for c in compose.containers() if c.state == "running"}
+    return {c.id for c in compose.containers(load_settings()) if c.state == "running"}
 
 
 def under_load(base: str, what: str, action: Callable[[], object]) -> list[object]:
@@ -61,18 +62,18 @@ def app_change_row(base: str, progress: Progress, workdir: Path) -> list[object]
         return under_load(
             base,
             "`up` after an app-only change (3 app servers rolled)",
-            lambda: stack.up(stack.Options(replicas=3, build=False), progress),
+            lambda: stack.up(load_settings(), stack.Options(replicas=3, build=False), progress),
         )
     finally:
         engine.docker("tag", previous, images.APP_IMAGE)
         engine.docker("rmi", previous)
-        stack.up(stack.Options(replicas=3, build=False), progress)
+        stack.up(load_settings(), stack.Options(replicas=3, build=False), progress)
 
 
 def proxy_rows(base: str, progress: Progress) -> list[list[object]]:
     """A new proxy two ways: Compose's own recreate (stop-first), then ``up`` with a new infra
     image (the new proxy binds the port beside the old one in edge's namespace)."""
-    env = compose.environment(
+    run = load_settings(
         {
             **bases.present(),
             "SAMPLEAPP_IMAGE": images.APP_IMAGE,
@@ -84,11 +85,11 @@ def proxy_rows(base: str, progress: Progress) -> list[list[object]]:
             base,
             "Compose alone recreating the proxy (`up --force-recreate proxy`: stop-first)",
             lambda: compose.compose(
-                "up", "-d", "--no-build", "--no-deps", "--force-recreate", "proxy", env=env
+                run, "up", "-d", "--no-build", "--no-deps", "--force-recreate", "proxy"
             ),
         )
     ]
-    stack.up(stack.Options(replicas=3, build=False), progress)
+    stack.up(load_settings(), stack.Options(replicas=3, build=False), progress)
     infra = new_app_version("sampleapp-bench/infra:new")
     os.environ["SAMPLEAPP_INFRA_IMAGE"] = infra
     try:
@@ -96,30 +97,30 @@ def proxy_rows(base: str, progress: Progress) -> list[list[object]]:
             under_load(
                 base,
                 "`up` with a new infra image (proxy handed over; dns, db-dns recreated)",
-                lambda: stack.up(stack.Options(replicas=3, build=False), progress),
+                lambda: stack.up(load_settings(), stack.Options(replicas=3, build=False), progress),
             )
         )
     finally:
         del os.environ["SAMPLEAPP_INFRA_IMAGE"]
-        stack.up(stack.Options(replicas=3, build=False), progress)
+        stack.up(load_settings(), stack.Options(replicas=3, build=False), progress)
         engine.docker("rmi", infra, check=False)
     return rows
 
 
 def kill_row(base: str, progress: Progress) -> list[object]:
     """``kill -9`` of an app server: seconds until its key is gone (the lease TTL is 10 s)."""
-    victim = compose.containers("web")[0]
+    victim = compose.containers(load_settings(), "web")[0]
     with Load(base + "/", threads=4) as load:
         load.wait_for(40)
         started = time.monotonic()
         engine.docker("kill", victim.id)
-        while victim.id in driver.registered(stack.ComposeStack(reading=True)):
+        while victim.id in driver.registered(stack.ComposeStack(load_settings(), reading=True)):
             if time.monotonic() - started > 120:
                 raise SystemExit(f"{victim.name}'s key was still registered after 120 s")
             time.sleep(0.1)
         gone = time.monotonic() - started
         load.wait_for(40)
-    stack.scale("web", 3, progress)
+    stack.scale(load_settings(), "web", 3, progress)
     return [
         "`kill -9` of an app server (key gone after; lease TTL 10 s)",
         f"{gone:.1f} s",
@@ -151,30 +152,32 @@ def main() -> None:
     if not engine.image_exists(images.APP_IMAGE):
         images.build_app_image(progress)
     size = images.image_size_mb(images.APP_IMAGE)
-    stack.down(volumes=True, progress=progress)
+    stack.down(load_settings(), volumes=True, progress=progress)
     rows = []
     try:
         options = stack.Options(replicas=3, build=False)
-        cold = timed("cold up", lambda: stack.up(options, progress))
-        stack.down(progress=progress)
-        warm = timed("warm up", lambda: stack.up(options, progress))
+        cold = timed("cold up", lambda: stack.up(load_settings(), options, progress))
+        stack.down(load_settings(), progress=progress)
+        warm = timed("warm up", lambda: stack.up(load_settings(), options, progress))
         cookie = sign_in(base)
         home = httpx.get(base + "/", timeout=10).text
         for replicas in (3, 1):
-            stack.scale("web", replicas, progress)
+            stack.scale(load_settings(), "web", replicas, progress)
             rows += page_rows(base, cookie, replicas, CONNECTIONS, DURATION)
-        stack.up(stack.Options(replicas=3), progress)  # builds what the tree needs, if anything
+        stack.up(
+            load_settings(), stack.Options(replicas=3), progress
+        )  # builds what the tree needs, if anything
         changes = [
             under_load(
                 base,
                 "`up` again, nothing changed (with the build)",
-                lambda: stack.up(stack.Options(replicas=3), progress),
+                lambda: stack.up(load_settings(), stack.Options(replicas=3), progress),
             ),
             app_change_row(base, progress, secrets_dir),
             *proxy_rows(base, progress),
             kill_row(base, progress),
         ]
-        proxy = compose.containers("proxy")[0]
+        proxy = compose.containers(load_settings(), "proxy")[0]
         engine.docker(
             "exec",
             "-i",
@@ -199,7 +202,7 @@ def main() -> None:
                 ]
             )
     finally:
-        stack.down(volumes=True, progress=progress)
+        stack.down(load_settings(), volumes=True, progress=progress)
     body = (
         f"Compose stack from images already built (`{images.APP_IMAGE}`: {size:.0f} MB; the "
         "thesis's app image: 867 MB), through the proxy on 127.0.0.1, `wrk -t1 "

@@ -10,13 +10,24 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sampleapp import __version__
 from sampleapp.errors import SampleappError
 from sampleapp.healthcheck import ROLES as HEALTHCHECK_ROLES  # the standard library only
 
+if TYPE_CHECKING:
+    from sampleapp.ops.settings import Settings
+
 Handler = Callable[[argparse.Namespace], int | None]
 DEPLOYMENTS = ("compose", "cluster")
+
+
+def load() -> Settings:
+    """The deployments' settings, read once per command (deploy/.env, then the environment)."""
+    from sampleapp.ops import settings
+
+    return settings.load()
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -61,7 +72,7 @@ def _register_db(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from sampleapp.ops import status
 
-    return status.main(args.target, as_json=args.json)
+    return status.main(load(), args.target, as_json=args.json)
 
 
 def _web(args: argparse.Namespace) -> int:
@@ -93,33 +104,33 @@ def _image_build(args: argparse.Namespace) -> None:
 def _secrets_init(args: argparse.Namespace) -> None:
     from sampleapp.ops import secrets
 
-    written = secrets.init()
+    written = secrets.init(load())
     print("\n".join(f"✔ wrote {path}" for path in written) or "✔ every secret file exists")
 
 
 def _up(args: argparse.Namespace) -> None:
     from sampleapp.ops import stack
 
-    stack.up(stack.Options(replicas=args.replicas, build=not args.no_build))
+    stack.up(load(), stack.Options(replicas=args.replicas, build=not args.no_build))
 
 
 def _down(args: argparse.Namespace) -> None:
     from sampleapp.ops import status
     from sampleapp.progress import Progress
 
-    status.target(args.target).remove(Progress(), args.volumes)
+    status.target(load(), args.target).remove(Progress(), args.volumes)
 
 
 def _logs(args: argparse.Namespace) -> None:
     from sampleapp.ops import status
 
-    status.target(args.target).logs(args.service, args.tail, args.follow)
+    status.target(load(), args.target).logs(args.service, args.tail, args.follow)
 
 
 def _scale(args: argparse.Namespace) -> None:
     from sampleapp.ops import stack
 
-    stack.scale(args.service, args.replicas)
+    stack.scale(load(), args.service, args.replicas)
 
 
 def _release(args: argparse.Namespace) -> None:
@@ -131,25 +142,25 @@ def _release(args: argparse.Namespace) -> None:
 def _cluster_create(args: argparse.Namespace) -> None:
     from sampleapp.ops import cluster
 
-    cluster.create(args.nodes)
+    cluster.create(load(), args.nodes)
 
 
 def _cluster_deploy(args: argparse.Namespace) -> None:
     from sampleapp.ops import cluster_stack
 
-    cluster_stack.deploy(timeout=args.timeout, image=args.image)
+    cluster_stack.deploy(load(), timeout=args.timeout, image=args.image)
 
 
 def _cluster_heal(args: argparse.Namespace) -> None:
     from sampleapp.ops import cluster_stack
 
-    cluster_stack.heal(timeout=args.timeout)
+    cluster_stack.heal(load(), timeout=args.timeout)
 
 
 def _cluster_destroy(args: argparse.Namespace) -> None:
     from sampleapp.ops import cluster
 
-    cluster.destroy()
+    cluster.destroy(load())
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,17 @@ def test_discovery_and_ops_never_import_the_web_app() -> None:
     assert [str(p) for p in infra_files() if pattern.search(p.read_text())] == []
 
 
+def test_only_the_settings_module_reads_the_environment_or_deploy_env_in_ops() -> None:
+    """engine.py builds child processes' environments from ``os.environ``; nothing else reads it."""
+    reading = re.compile(r"os\.environ|os\.getenv|dotenv|\.env\b\"")
+    offenders = [
+        p.name
+        for p in (PACKAGE / "ops").glob("*.py")
+        if p.name not in ("settings.py", "engine.py") and reading.search(p.read_text())
+    ]
+    assert offenders == []
+
+
 def test_nginx_and_compose_text_is_never_built_in_python() -> None:
     pattern = re.compile(r"upstream |proxy_pass|services:")
     offenders = [str(p) for p in PACKAGE.rglob("*.py") if pattern.search(p.read_text())]

@@ -9,18 +9,15 @@ pull from, as real machines would. What runs on them is the driver's Swarm targe
 from __future__ import annotations
 
 from sampleapp.errors import PreflightError, StackError
-from sampleapp.ops import bases, compose, engine, images, nodes, preflight, swarm
+from sampleapp.ops import bases, engine, images, nodes, preflight, swarm
 from sampleapp.ops.cluster_images import push_images
 from sampleapp.ops.nodes import Cluster
+from sampleapp.ops.settings import REPO, Settings
 from sampleapp.progress import Progress
 
-LOG_FILE = compose.REPO / "var" / "sampleapp-cluster.log"
+LOG_FILE = REPO / "var" / "sampleapp-cluster.log"
 MIN_CLI = (20, 10)  # swarm jobs in the engine API
 MAX_NODES = 9
-
-
-def current() -> Cluster:
-    return nodes.settings(compose.environment())
 
 
 def cli_version() -> tuple[int, int]:
@@ -40,8 +37,9 @@ def check_cli() -> tuple[int, int]:
     return found
 
 
-def preflight_create(cluster: Cluster, count: int, env: dict[str, str]) -> None:
+def preflight_create(settings: Settings, count: int) -> None:
     """Everything `cluster create` needs, before it touches anything."""
+    cluster = settings.cluster
     if not 3 <= count <= MAX_NODES:
         raise PreflightError(
             f"--nodes is {count}, expected 3 to {MAX_NODES}: the stack pins etcd-1..3 "
@@ -49,7 +47,7 @@ def preflight_create(cluster: Cluster, count: int, env: dict[str, str]) -> None:
         )
     engine.ensure_engine()
     check_cli()
-    preflight.credentials(env)
+    preflight.credentials(settings)
     owner = nodes.network_owner(cluster)
     if owner is not None and owner != cluster.name:
         raise PreflightError(
@@ -71,12 +69,11 @@ def preflight_create(cluster: Cluster, count: int, env: dict[str, str]) -> None:
         ) from exc
 
 
-def create(count: int = 3, progress: Progress | None = None) -> Cluster:
+def create(settings: Settings, count: int = 3, progress: Progress | None = None) -> Cluster:
     progress = progress or Progress(LOG_FILE)
-    env = compose.environment()
-    cluster = nodes.settings(env)
+    cluster = settings.cluster
     progress.step("Pre-flight checks (nothing is changed yet)")
-    preflight_create(cluster, count, env)
+    preflight_create(settings, count)
     if not engine.image_exists(images.APP_IMAGE):
         images.build_app_image(progress)
     # The machines' own images, and the stack's bases (the edge's nginx only the cluster runs).
@@ -123,9 +120,9 @@ def count_nodes(cluster: Cluster) -> int:
     return max(m.index for m in found)
 
 
-def destroy(progress: Progress | None = None) -> nodes.Resources:
+def destroy(settings: Settings, progress: Progress | None = None) -> nodes.Resources:
     progress = progress or Progress(LOG_FILE)
-    cluster = current()
+    cluster = settings.cluster
     engine.ensure_engine()
     progress.step(f"Removing the cluster {cluster.name}: nodes, registry, volumes, network")
     host_tags: list[str] = []

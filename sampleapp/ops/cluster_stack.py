@@ -22,21 +22,21 @@ from pathlib import Path
 import yaml
 
 from sampleapp.errors import ConfigError, StackError
-from sampleapp.ops import cluster, compose, driver, engine, nodes, preflight, swarm
+from sampleapp.ops import cluster, driver, engine, nodes, preflight, swarm
 from sampleapp.ops.cluster_images import Pushed, push_images
 from sampleapp.ops.driver import Machine, Ran, Service, Unit
 from sampleapp.ops.nodes import Cluster
-from sampleapp.ops.secrets import secrets_dir
+from sampleapp.ops.settings import DEPLOY, REPO, Settings
 from sampleapp.poll import Pending, poll
 from sampleapp.progress import Progress
 
-STACK_FILE = compose.DEPLOY / "stack.yaml"
-LOG_FILE = compose.REPO / "var" / "sampleapp-cluster.log"
+STACK_FILE = DEPLOY / "stack.yaml"
+LOG_FILE = REPO / "var" / "sampleapp-cluster.log"
 JOBS_CLI = (23, 0)  # docker/cli#2907: `mode: replicated-job` in stack files
 # Where an older CLI (Debian bookworm's docker.io 20.10) gets the stack file with the jobs made
 # one-shot services; written by `deploy`, never edited.
-ONE_SHOT_STACK_FILE = compose.REPO / "var" / "stack-one-shot.yaml"
-EDGE_CONF = compose.DEPLOY / "nginx" / "edge.conf"
+ONE_SHOT_STACK_FILE = REPO / "var" / "stack-one-shot.yaml"
+EDGE_CONF = DEPLOY / "nginx" / "edge.conf"
 
 
 def one_shot_stack(text: str) -> str:
@@ -66,7 +66,7 @@ def stack_file(cli: tuple[int, int], progress: Progress) -> Path:
         return STACK_FILE
     progress.info(
         f"docker CLI {cli[0]}.{cli[1]} cannot deploy replicated jobs (23.0 can): migrate runs "
-        f"as a one-shot service instead ({ONE_SHOT_STACK_FILE.relative_to(compose.REPO)})"
+        f"as a one-shot service instead ({ONE_SHOT_STACK_FILE.relative_to(REPO)})"
     )
     ONE_SHOT_STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
     ONE_SHOT_STACK_FILE.write_text(one_shot_stack(STACK_FILE.read_text()))
@@ -82,16 +82,17 @@ def replace_finished_jobs(c: Cluster, via: int, one_shot: bool, progress: Progre
         progress.info("the previous migrate removed, to run again")
 
 
-def stack_environment(c: Cluster, env: Mapping[str, str], pushed: Pushed) -> dict[str, str]:
+def stack_environment(settings: Settings, pushed: Pushed) -> Settings:
     """What deploy/stack.yaml reads: the images as the nodes pull them, secrets, settings."""
+    c = settings.cluster
     values = {
         **pushed.images,
-        "SAMPLEAPP_SECRETS_DIR": str(secrets_dir().resolve()),
+        "SAMPLEAPP_SECRETS_DIR": str(settings.secrets_dir.resolve()),
         "SAMPLEAPP_NGINX_CONF_DIR": str(EDGE_CONF.parent),
         **{f"SAMPLEAPP_CORE_{i:02d}_ADDR": c.address(i) for i in (1, 2, 3)},
     }
     # Always the images just pushed: the same variables name host-engine images for Compose.
-    return {**env, **values}
+    return settings.with_values(values)
 
 
 def current_tasks(c: Cluster, via: int) -> list[swarm.Task]:
@@ -111,7 +112,7 @@ class SwarmStack:
     """deploy/stack.yaml on the cluster of this host (``image``: deploy this host image as the
     app instead of the current build)."""
 
-    cluster: Cluster
+    settings: Settings
     image: str | None = None
     name: str = "cluster"
     front: str = "edge"
@@ -126,6 +127,10 @@ class SwarmStack:
     since: float | None = None  # when this deploy began (see ``swarm.update_state``)
 
     @property
+    def cluster(self) -> Cluster:
+        return self.settings.cluster
+
+    @property
     def url(self) -> str:
         return self.cluster.url
 
@@ -138,18 +143,18 @@ class SwarmStack:
     def preflight(self) -> None:
         engine.ensure_engine()
         cluster.check_cli()
-        preflight.credentials(compose.environment())
+        preflight.credentials(self.settings)
         cluster.count_nodes(self.cluster)
 
     def apply(self, progress: Progress, timeout: float) -> None:
         via = self.via()
         pushed = push_images(self.cluster, self.image, progress, via)
-        values = stack_environment(self.cluster, compose.environment(), pushed)
-        progress.step(f"Deploying {STACK_FILE.relative_to(compose.REPO)} as stack {swarm.STACK}")
+        values = stack_environment(self.settings, pushed)
+        progress.step(f"Deploying {STACK_FILE.relative_to(REPO)} as stack {swarm.STACK}")
         chosen = stack_file(cluster.check_cli(), progress)
         replace_finished_jobs(self.cluster, via, chosen != STACK_FILE, progress)
         self.since = time.time()
-        progress.log(swarm.deploy(self.cluster, via, str(chosen), values))
+        progress.log(swarm.deploy(self.cluster, via, str(chosen), values.env))
 
     def servers_wanted(self) -> int:
         """web is global: one server on each machine that is ready."""
@@ -274,9 +279,14 @@ class SwarmStack:
         return StackError("\n".join(lines))
 
 
-def deploy(progress: Progress | None = None, timeout: float = 300, image: str | None = None) -> str:
+def deploy(
+    settings: Settings,
+    progress: Progress | None = None,
+    timeout: float = 300,
+    image: str | None = None,
+) -> str:
     """``sampleapp cluster deploy``: the driver's story on the cluster."""
-    target = SwarmStack(cluster.current(), image)
+    target = SwarmStack(settings, image)
     return driver.deploy(target, progress or Progress(LOG_FILE), timeout)
 
 
@@ -293,7 +303,7 @@ def unreachable_machines(target: SwarmStack) -> dict[str, list[str]]:
     return machines
 
 
-def heal(progress: Progress | None = None, timeout: float = 300) -> list[str]:
+def heal(settings: Settings, progress: Progress | None = None, timeout: float = 300) -> list[str]:
     """``sampleapp cluster heal``: make the proxy reach every registered server again.
 
     Docker's overlay network can fail to learn the containers of a machine that restarted
@@ -305,7 +315,7 @@ def heal(progress: Progress | None = None, timeout: float = 300) -> list[str]:
     Returns the machines healed.
     """
     progress = progress or Progress(LOG_FILE)
-    target = SwarmStack(cluster.current())
+    target = SwarmStack(settings)
     c = target.cluster
     broken = unreachable_machines(target)
     if not broken:

@@ -11,30 +11,18 @@ config-hash label) plus its image ID, so ``sampleapp up`` can roll a service its
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import yaml
-from dotenv import dotenv_values
 
 from sampleapp.errors import PreflightError
 from sampleapp.ops.engine import NO_SUCH_OBJECT, docker, printed, probe, run, stream, tail
+from sampleapp.ops.settings import DEPLOY, Settings
 
-REPO = Path(__file__).resolve().parents[2]
-DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
-ENV_FILE = DEPLOY / ".env"
-DEFAULT_PROJECT = "sampleapp"
-
-
-def project() -> str:
-    """The Compose project name: SAMPLEAPP_PROJECT, so a second stack can run beside the first."""
-    return environment().get("SAMPLEAPP_PROJECT") or DEFAULT_PROJECT
 
 
 @dataclass(frozen=True)
@@ -66,39 +54,25 @@ def flavour() -> Flavour:
     )
 
 
-def env_file_values(path: Path = ENV_FILE) -> dict[str, str]:
-    """deploy/.env as Compose reads it (python-dotenv: quotes, comments, ``export``), taken
-    literally: no ``${...}`` expansion, and a name without ``=`` sets nothing."""
-    if not path.exists():
-        return {}
-    found = dotenv_values(path, interpolate=False)
-    return {key: value for key, value in found.items() if value is not None}
-
-
-def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """What Compose will see: deploy/.env, overridden by the shell, overridden by ``extra``."""
-    return {**env_file_values(ENV_FILE), **os.environ, **(extra or {})}
-
-
 def compose(
+    settings: Settings,
     *args: str,
-    env: Mapping[str, str] | None = None,
     timeout: float = 600,
     check: bool = True,
     capture: bool = True,
 ) -> str:
-    """Run one Compose command on the project; returns stdout (``capture=False``: shows it
-    as it comes, and returns "")."""
+    """Run one Compose command on the project, with ``settings`` as its environment; returns
+    stdout (``capture=False``: shows it as it comes, and returns "")."""
     f = flavour()
-    command = [*f.command, "--project-name", project(), "--file", str(COMPOSE_FILE), *args]
+    project = ["--project-name", settings.project, "--file", str(COMPOSE_FILE)]
+    command = [*f.command, *project, *args]
     what = f"compose {' '.join(args[:2])}"
     fix = "run `sampleapp status` and `sampleapp logs` to see why"
+    env = dict(settings.env)
     if not capture:
-        stream(command, what=what, env=environment(env), fix=fix)
+        stream(command, what=what, env=env, fix=fix)
         return ""
-    return run(
-        command, what=what, env=environment(env), timeout=timeout, check=check, fix=fix
-    ).stdout
+    return run(command, what=what, env=env, timeout=timeout, check=check, fix=fix).stdout
 
 
 @dataclass(frozen=True)
@@ -119,9 +93,9 @@ class Container:
         return self.state == "running" and self.health in ("healthy", "")
 
 
-def containers(service: str | None = None) -> list[Container]:
+def containers(settings: Settings, service: str | None = None) -> list[Container]:
     """The project's containers (all states), optionally of one service."""
-    name = project()
+    name = settings.project
     filters = ["--filter", f"label=com.docker.compose.project={name}"]
     if service:
         filters += ["--filter", f"label=com.docker.compose.service={service}"]
@@ -156,9 +130,9 @@ def containers(service: str | None = None) -> list[Container]:
     return sorted(found, key=lambda c: (c.service, c.name))
 
 
-def config_hashes(env: Mapping[str, str] | None = None) -> dict[str, str]:
+def config_hashes(settings: Settings) -> dict[str, str]:
     """service -> the config hash Compose gives a container created now (``config --hash``)."""
-    out = compose("config", "--hash", "*", env=env)
+    out = compose(settings, "config", "--hash", "*")
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 

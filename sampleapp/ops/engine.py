@@ -60,6 +60,12 @@ def mapped_errors(what: str, fix: str) -> Iterator[None]:
         raise PreflightError(f"{what}: {exc.filename} is not installed: {fix}") from exc
 
 
+def environment_without(*prefixes: str) -> dict[str, str]:
+    """This process's environment for a child, without the variables starting with
+    ``prefixes`` (the child must not see them)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
 def run(
     args: Sequence[str],
     *,

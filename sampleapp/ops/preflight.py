@@ -9,27 +9,28 @@ a missing secret costs nothing to fix (getsentry/self-hosted's "Pre-flight. No i
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
 
 from sampleapp.errors import PreflightError
 from sampleapp.ops import compose, engine, secrets
+from sampleapp.ops.settings import Settings
 
 
-def credentials(env: Mapping[str, str]) -> None:
+def credentials(settings: Settings) -> None:
     """POSTGRES_USER in the environment (or deploy/.env) and every secret file present."""
-    if not env.get("POSTGRES_USER", "").strip():
+    if not settings.env.get("POSTGRES_USER", "").strip():
         raise PreflightError(
             "POSTGRES_USER is not set: export POSTGRES_USER=sampleapp, or put it in deploy/.env "
             "(see deploy/env.example)"
         )
-    for secret in secrets.missing():
+    for secret in secrets.missing(settings):
         raise PreflightError(
-            f"{secret.variable} is not set: create {secret.path} "
+            f"{secret.variable} is not set: create {secret.path(settings)} "
             "(`sampleapp secrets init` makes random ones; see deploy/env.example)"
         )
-    for secret in secrets.unreadable():
+    for secret in secrets.unreadable(settings):
+        path = secret.path(settings)
         raise PreflightError(
-            f"{secret.path} is not readable by the containers' users: `chmod 644 {secret.path}` "
+            f"{path} is not readable by the containers' users: `chmod 644 {path}` "
             "(keep its directory private instead: `chmod 700` on it)"
         )
 
@@ -49,10 +50,10 @@ def port_free(port: int, owner_running: bool = False) -> None:
             ) from exc
 
 
-def stack(env: Mapping[str, str]) -> None:
+def stack(settings: Settings) -> None:
     """Everything `sampleapp up` needs, before it touches anything."""
     engine.ensure_engine()
     compose.flavour()
-    credentials(env)
-    port = int(env.get("SAMPLEAPP_PORT") or 8080)
-    port_free(port, owner_running=any(c.state == "running" for c in compose.containers("proxy")))
+    credentials(settings)
+    running = any(c.state == "running" for c in compose.containers(settings, "proxy"))
+    port_free(settings.port, owner_running=running)

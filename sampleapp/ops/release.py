@@ -139,9 +139,12 @@ def require_test_tools(tests: FastTests) -> None:
 
 def run_fast_tests(progress: Progress, tests: FastTests = FastTests()) -> None:
     progress.step("Running the fast tests (the app's suite on SQLite, no browser)")
+    # The suite chooses its own database (SAMPLEAPP_TEST_DB): a deployment's settings exported
+    # for Compose (POSTGRES_USER, ...) would send it to a production database instead.
     result = subprocess.run(
         [tests.python, "-m", "pytest", *tests.args],
         cwd=images.REPO,
+        env=engine.environment_without("POSTGRES_", "DATABASE_URL"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,  # pytest's own errors (a bad conftest, a usage error) too
         text=True,

@@ -13,14 +13,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sampleapp.ops.compose import DEPLOY, environment
-
-DEFAULT_DIR = DEPLOY / "secrets"
-
-
-def secrets_dir() -> Path:
-    """deploy/secrets, or SAMPLEAPP_SECRETS_DIR (the Compose file reads the same variable)."""
-    return Path(environment().get("SAMPLEAPP_SECRETS_DIR") or DEFAULT_DIR)
+from sampleapp.ops.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,12 +21,12 @@ class Secret:
     name: str  # the Compose/Swarm secret name
     variable: str  # the setting it provides inside the containers
 
-    @property
-    def path(self) -> Path:
-        return secrets_dir() / f"{self.name}.txt"
+    def path(self, settings: Settings) -> Path:
+        return settings.secrets_dir / f"{self.name}.txt"
 
-    def present(self) -> bool:
-        return self.path.exists() and bool(self.path.read_text().strip())
+    def present(self, settings: Settings) -> bool:
+        path = self.path(settings)
+        return path.exists() and bool(path.read_text().strip())
 
 
 SECRETS = (
@@ -42,23 +35,26 @@ SECRETS = (
 )
 
 
-def missing() -> list[Secret]:
-    return [s for s in SECRETS if not s.present()]
+def missing(settings: Settings) -> list[Secret]:
+    return [s for s in SECRETS if not s.present(settings)]
 
 
-def init() -> list[Path]:
+def init(settings: Settings) -> list[Path]:
     """Create random values for the secrets that have no file yet; returns the files written."""
     written = []
-    directory = secrets_dir()
+    directory = settings.secrets_dir
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
-    for secret in missing():
-        secret.path.write_text(secrets.token_urlsafe(48))
-        secret.path.chmod(0o644)
-        written.append(secret.path)
+    for secret in missing(settings):
+        path = secret.path(settings)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o644)
+        written.append(path)
     return written
 
 
-def unreadable() -> list[Secret]:
+def unreadable(settings: Settings) -> list[Secret]:
     """Secret files the containers' non-root users could not read."""
-    return [s for s in SECRETS if s.present() and not s.path.stat().st_mode & 0o004]
+    return [
+        s for s in SECRETS if s.present(settings) and not s.path(settings).stat().st_mode & 0o004
+    ]

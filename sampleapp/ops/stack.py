@@ -29,10 +29,11 @@ from sampleapp.ops import bases, compose, driver, engine, images, preflight
 from sampleapp.ops.compose import Container, containers, log_tail
 from sampleapp.ops.driver import Machine, Ran, Service, Unit
 from sampleapp.ops.engine import docker, image_id
+from sampleapp.ops.settings import REPO, Settings
 from sampleapp.poll import Pending, poll
 from sampleapp.progress import Progress
 
-LOG_FILE = compose.REPO / "var" / "sampleapp-up.log"
+LOG_FILE = REPO / "var" / "sampleapp-up.log"
 JOBS = ("migrate",)
 
 
@@ -82,6 +83,7 @@ class ComposeStack:
     """deploy/compose.yaml on this host's engine (``replicas``: app servers wanted; None when
     only reading, which takes what runs)."""
 
+    settings: Settings
     options: Options = field(default_factory=Options)
     reading: bool = False
     name: str = "compose"
@@ -96,20 +98,20 @@ class ComposeStack:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{compose.environment().get('SAMPLEAPP_PORT') or 8080}"
+        return self.settings.url
 
     def exists(self) -> bool:
-        return bool(containers())
+        return bool(containers(self.settings))
 
     def preflight(self) -> None:
-        preflight.stack(compose.environment())
+        preflight.stack(self.settings)
 
     def servers_wanted(self) -> int:
         return self.options.replicas
 
     def services(self) -> dict[str, Service]:
         by_service: dict[str, list[Container]] = {}
-        for c in containers():
+        for c in containers(self.settings):
             by_service.setdefault(c.service, []).append(c)
         return {
             name: service_state(
@@ -127,32 +129,38 @@ class ComposeStack:
         self, names: Sequence[str], argv: Sequence[str], env: Mapping[str, str] | None = None
     ) -> Ran:
         for service in names:
-            for c in containers(service):
+            for c in containers(self.settings, service):
                 if c.state == "running":
                     done = engine.exec_in(c.id, argv, env=env, where=f" ({c.name})")
                     return Ran(done.stdout, done.stderr, done.returncode, c.name)
         raise StackError(
-            f"No container of {' or '.join(names)} runs in project {compose.project()}: "
+            f"No container of {' or '.join(names)} runs in project {self.settings.project}: "
             f"`sampleapp logs {names[0]}` says why, `sampleapp up` starts it again"
         )
 
     def logs(self, service: str | None, lines: int, follow: bool) -> None:
         args = ["logs", "--tail", str(lines), *(["--follow"] if follow else [])]
-        compose.compose(*args, *([service] if service else []), capture=False, env=_no_secrets())
+        compose.compose(self.reader(), *args, *([service] if service else []), capture=False)
 
     def remove(self, progress: Progress, volumes: bool) -> None:
         progress.step("Stopping and removing the stack" + (" and its volumes" if volumes else ""))
         compose.compose(
-            "down", "--remove-orphans", *(["--volumes"] if volumes else []), env=_no_secrets()
+            self.reader(), "down", "--remove-orphans", *(["--volumes"] if volumes else [])
         )
         progress.done("stack removed" + ("; data volumes deleted" if volumes else "; data kept"))
 
     def failure(self, service: str, headline: str) -> StackError:
-        found = containers(service)
+        found = containers(self.settings, service)
         return _failure(service, [c for c in found if not c.ok] or found, headline)
 
+    def reader(self) -> Settings:
+        """Settings enough for Compose to read the file when it only stops or shows containers
+        (the file requires POSTGRES_USER)."""
+        user = self.settings.env.get("POSTGRES_USER") or "unset"
+        return self.settings.with_values({"POSTGRES_USER": user})
+
     def apply(self, progress: Progress, timeout: float) -> None:
-        env = compose.environment()
+        env = self.settings.env
         found = (
             images.build_app_image(progress)
             if self.options.build or not engine.image_exists(images.APP_IMAGE)
@@ -162,29 +170,26 @@ class ComposeStack:
         app = env.get("SAMPLEAPP_IMAGE") or images.APP_IMAGE
         infra = env.get("SAMPLEAPP_INFRA_IMAGE") or images.ensure_infra_image(app, progress)
         chosen = {k: v for k, v in env.items() if k in found}
-        extra = {**found, **chosen, "SAMPLEAPP_IMAGE": app, "SAMPLEAPP_INFRA_IMAGE": infra}
-        wanted = targets(compose.environment(extra))
+        run = self.settings.with_values(
+            {**found, **chosen, "SAMPLEAPP_IMAGE": app, "SAMPLEAPP_INFRA_IMAGE": infra}
+        )
+        wanted = targets(run)
 
         def start(*names: str, args: tuple[str, ...] = ()) -> None:
             progress.step(f"Starting {', '.join(names)}")
-            compose.compose("up", "-d", "--no-build", *args, *names, env=extra)
+            compose.compose(run, "up", "-d", "--no-build", *args, *names)
 
         start("db", "etcd")
         driver.wait_services(self, ("db", "etcd"), progress, timeout)
         start("dns", "db-dns", args=("--no-deps",))
         driver.wait_services(self, ("dns", "db-dns"), progress, timeout)
-        run_migrate(self, wanted["migrate"], extra, progress, timeout)
-        roll(self, "web", self.options.replicas, wanted["web"], extra, progress, timeout)
+        run_migrate(self, wanted["migrate"], run, progress, timeout)
+        roll(self, "web", self.options.replicas, wanted["web"], run, progress, timeout)
         start("edge", args=("--no-deps",))
-        roll(self, "proxy", 1, wanted["proxy"], extra, progress, timeout)
+        roll(self, "proxy", 1, wanted["proxy"], run, progress, timeout)
         pruned = images.prune_superseded_images()
         if pruned:
             progress.info(f"removed {pruned} superseded sampleapp image(s)")
-
-
-def _no_secrets() -> dict[str, str]:
-    """What Compose needs to read the file when it only stops or shows containers."""
-    return {"POSTGRES_USER": compose.environment().get("POSTGRES_USER") or "unset"}
 
 
 def _failure(service: str, found: list[Container], headline: str) -> StackError:
@@ -199,25 +204,25 @@ def _failure(service: str, found: list[Container], headline: str) -> StackError:
     return StackError("\n".join(parts))
 
 
-def targets(env: dict[str, str]) -> dict[str, Target]:
+def targets(settings: Settings) -> dict[str, Target]:
     """service -> Target, for the services in ROLLED."""
-    hashes = compose.config_hashes(env)
+    hashes = compose.config_hashes(settings)
     return {
-        service: Target(hashes.get(service, ""), image_id(env[variable]) or "")
+        service: Target(hashes.get(service, ""), image_id(settings.env[variable]) or "")
         for service, variable in ROLLED.items()
     }
 
 
 def run_migrate(
-    stack: ComposeStack, target: Target, env: dict[str, str], progress: Progress, timeout: float
+    stack: ComposeStack, target: Target, run: Settings, progress: Progress, timeout: float
 ) -> None:
     """Run migrate unless its last run, of this image and configuration, succeeded."""
-    found = containers("migrate")
+    found = containers(run, "migrate")
     if found and all(target.current(c) and c.state == "exited" and c.exit_code == 0 for c in found):
         progress.step("migrate already ran on this image: skipped")
         return
     progress.step("Starting migrate")
-    compose.compose("up", "-d", "--no-build", "--no-deps", "migrate", env=env)
+    compose.compose(run, "up", "-d", "--no-build", "--no-deps", "migrate")
     driver.wait_services(stack, ("migrate",), progress, timeout)
 
 
@@ -229,7 +234,7 @@ def wait_ready(
     late: list[Container] = []
 
     def check() -> bool | Pending:
-        found = [c for c in containers(service) if c.id in ids]
+        found = [c for c in containers(stack.settings, service) if c.id in ids]
         if crashed := [c for c in found if c.state == "exited"]:
             raise _failure(
                 service,
@@ -263,7 +268,7 @@ def roll(
     service: str,
     replicas: int,
     target: Target,
-    env: dict[str, str],
+    run: Settings,
     progress: Progress,
     timeout: float,
 ) -> None:
@@ -274,7 +279,7 @@ def roll(
     the proxy, the new nginx binds the port beside the old one in edge's network namespace
     (NGINX_REUSEPORT), and the old one's queued connections pass to it as it stops."""
     scale = ("up", "-d", "--no-build", "--no-deps", "--no-recreate", "--scale")
-    found = containers(service)
+    found = containers(run, service)
     stale = [c for c in found if not target.current(c)]
     for c in stale:
         if c.state != "running":  # serves nothing: nothing to hand over
@@ -287,8 +292,8 @@ def roll(
             f"Rolling {service}: {wanted - len(current)} new container(s) start beside the "
             f"{len(stale)} running an older image or configuration"
         )
-        compose.compose(*scale, f"{service}={len(stale) + wanted}", service, env=env)
-        new = {c.id for c in containers(service) if target.current(c)}
+        compose.compose(run, *scale, f"{service}={len(stale) + wanted}", service)
+        new = {c.id for c in containers(run, service) if target.current(c)}
         wait_ready(stack, service, new, progress, timeout)
         grace = compose.stop_grace_seconds(service)
         for c in stale:
@@ -297,40 +302,37 @@ def roll(
             docker("rm", "--force", c.id)
     else:
         progress.step(f"Starting {service}")
-    compose.compose(*scale, f"{service}={replicas}", service, env=env)
+    compose.compose(run, *scale, f"{service}={replicas}", service)
     driver.wait_services(stack, (service,), progress, timeout)
     if service == "web":
         driver.wait_registered(stack, replicas, progress, timeout)
 
 
-def up(options: Options, progress: Progress | None = None) -> str:
+def up(settings: Settings, options: Options, progress: Progress | None = None) -> str:
     """``sampleapp up``: the driver's story on this host."""
-    return driver.deploy(ComposeStack(options), progress or Progress(LOG_FILE), options.timeout)
+    target = ComposeStack(settings, options)
+    return driver.deploy(target, progress or Progress(LOG_FILE), options.timeout)
 
 
-def down(volumes: bool = False, progress: Progress | None = None) -> None:
-    ComposeStack(reading=True).remove(progress or Progress(), volumes)
+def down(settings: Settings, volumes: bool = False, progress: Progress | None = None) -> None:
+    ComposeStack(settings, reading=True).remove(progress or Progress(), volumes)
 
 
 def scale(
-    service: str, replicas: int, progress: Progress | None = None, timeout: float = 120.0
+    settings: Settings,
+    service: str,
+    replicas: int,
+    progress: Progress | None = None,
+    timeout: float = 120.0,
 ) -> None:
     if service != "web":
         raise StackError(f"Only web scales (asked for {service}): `sampleapp scale web N`")
     progress = progress or Progress(LOG_FILE)
-    stack = ComposeStack(Options(replicas=replicas, build=False))
+    stack = ComposeStack(settings, Options(replicas=replicas, build=False))
     progress.step(f"Scaling web to {replicas}")
-    compose.compose(
-        "up",
-        "-d",
-        "--no-build",
-        "--no-deps",
-        "--no-recreate",
-        "--scale",
-        f"web={replicas}",
-        "web",
-        env={"SAMPLEAPP_IMAGE": images.APP_IMAGE, **bases.present()},
-    )
+    run = settings.with_values({"SAMPLEAPP_IMAGE": images.APP_IMAGE, **bases.present()})
+    scale = ("--no-build", "--no-deps", "--no-recreate", "--scale", f"web={replicas}")
+    compose.compose(run, "up", "-d", *scale, "web")
     driver.wait_services(stack, ("web",), progress, timeout)
     driver.wait_registered(stack, replicas, progress, timeout)
     progress.done(f"web has {replicas} servers registered")

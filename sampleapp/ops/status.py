@@ -24,33 +24,34 @@ from sampleapp.discovery import config as discovery_config
 from sampleapp.discovery import status as discovery
 from sampleapp.discovery.status import table
 from sampleapp.errors import SampleappError
-from sampleapp.ops import cluster, compose, driver, engine
+from sampleapp.ops import driver, engine
 from sampleapp.ops.cluster_stack import SwarmStack
 from sampleapp.ops.driver import Target
+from sampleapp.ops.settings import Settings
 from sampleapp.ops.stack import ComposeStack
 
 TARGETS = ("host", "compose", "cluster")
 Report = dict[str, Any]
 
 
-def target(name: str) -> Target:
+def target(settings: Settings, name: str) -> Target:
     if name == "compose":
-        return ComposeStack(reading=True)
-    return SwarmStack(cluster.current())
+        return ComposeStack(settings, reading=True)
+    return SwarmStack(settings)
 
 
-def found_targets() -> list[str]:
+def found_targets(settings: Settings) -> list[str]:
     """Where to look when no ``--target`` is given: the host's etcd when ETCD_ENDPOINTS is set
     (inside a container, or a person's own processes); else each deployment the engine runs."""
-    if discovery_config.etcd_configured(compose.environment()):
+    if discovery_config.etcd_configured(settings.env):
         return ["host"]
     if engine.engine_version() is None:
         return []
-    return [name for name in ("cluster", "compose") if target(name).exists()]
+    return [name for name in ("cluster", "compose") if target(settings, name).exists()]
 
 
-def host_report() -> Report:
-    found = discovery.collect()
+def host_report(settings: Settings) -> Report:
+    found = discovery.collect(settings.env)
     return {
         "target": "host",
         "url": "",
@@ -62,8 +63,8 @@ def host_report() -> Report:
     }
 
 
-def deployment_report(name: str) -> Report:
-    t = target(name)
+def deployment_report(settings: Settings, name: str) -> Report:
+    t = target(settings, name)
     if not t.exists():
         up = "`sampleapp up`" if name == "compose" else "`sampleapp cluster create`"
         return {
@@ -163,12 +164,17 @@ def render(report: Report) -> str:
 
 
 def main(
-    name: str | None = None, as_json: bool = False, write: Callable[[str], None] = print
+    settings: Settings,
+    name: str | None = None,
+    as_json: bool = False,
+    write: Callable[[str], None] = print,
 ) -> int:
     """Print the report of ``name`` (one of TARGETS), or of every deployment found; 1 when
     anything is unhealthy or nothing is found."""
-    names = [name] if name else found_targets()
-    reports = [host_report() if n == "host" else deployment_report(n) for n in names]
+    names = [name] if name else found_targets(settings)
+    reports = [
+        host_report(settings) if n == "host" else deployment_report(settings, n) for n in names
+    ]
     if as_json:
         write(json.dumps({"targets": reports}, indent=2, sort_keys=True))
     elif not reports:

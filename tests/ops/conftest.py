@@ -20,7 +20,8 @@ import httpx
 import pytest
 import yaml
 
-from sampleapp.ops import compose, engine, images, stack
+from sampleapp.ops import engine, images, stack
+from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
 from tests.support.docker import free_cluster_subnet, free_subnet
 from tests.support.etcd import free_port, wait_until
@@ -76,18 +77,22 @@ def stack_env(
         for key, value in values.items():
             patch.setenv(key, value)
         yield StackEnv(port, secrets_dir, values)
-        stack.down(volumes=True, progress=Progress())
+        stack.down(load_settings(), volumes=True, progress=Progress())
 
 
 @pytest.fixture(scope="session")
 def running_stack(app_image: dict[str, str], stack_env: StackEnv) -> StackEnv:
-    stack.up(stack.Options(replicas=3, build=False), Progress(stack_env.secrets_dir / "up.log"))
+    stack.up(
+        load_settings(),
+        stack.Options(replicas=3, build=False),
+        Progress(stack_env.secrets_dir / "up.log"),
+    )
     return stack_env
 
 
 def project_resources() -> dict[str, list[str]]:
     """Containers, volumes and networks of the test project."""
-    label = f"label=com.docker.compose.project={compose.project()}"
+    label = f"label=com.docker.compose.project={load_settings().project}"
     return {
         "containers": engine.docker("ps", "-aq", "--filter", label).split(),
         "volumes": engine.docker("volume", "ls", "-q", "--filter", label).split(),
@@ -177,4 +182,4 @@ def cluster_env(
         try:
             yield env
         finally:
-            cluster.destroy(Progress())
+            cluster.destroy(load_settings(), Progress())

@@ -40,6 +40,7 @@ from sampleapp.ops import (
 )
 from sampleapp.ops.cluster_stack import SwarmStack
 from sampleapp.ops.nodes import Cluster
+from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
 from tests.ops.conftest import ClusterEnv
@@ -67,12 +68,12 @@ def servers_on(c: Cluster, machine: str) -> list[str]:
 
 
 def registered(c: Cluster) -> dict[str, str]:
-    return driver.registered(SwarmStack(c))
+    return driver.registered(SwarmStack(load_settings()))
 
 
 def healthy_members(c: Cluster) -> int:
     """etcd members that answer for themselves, asked from inside the cluster."""
-    found, _, _ = driver.discovered(SwarmStack(c))
+    found, _, _ = driver.discovered(SwarmStack(load_settings()))
     return sum(m["healthy"] for m in found["members"]) if found else 0
 
 
@@ -115,7 +116,9 @@ def evidence(c: Cluster, machine: str = "core-03") -> str:
     # The machine's inner dockerd logs to the node container's output: why its agent is down.
     inner = engine.run(["docker", "logs", "--tail", "60", c.container(index)], check=False)
     lines.append(f"--- last lines of {machine}'s dockerd:\n{inner.stdout}{inner.stderr}")
-    lines.append(f"--- status:\n{status.render(status.deployment_report('cluster'))}")
+    lines.append(
+        f"--- status:\n{status.render(status.deployment_report(load_settings(), 'cluster'))}"
+    )
     return "\n".join(lines)
 
 
@@ -125,7 +128,7 @@ def proxy_evidence(c: Cluster) -> str:
     proxy = swarm.container_of(c, 1, "proxy")
     if proxy is None:
         return "--- no proxy container runs on core-01"
-    target = SwarmStack(c)
+    target = SwarmStack(load_settings())
     lines = [f"--- registered: {registered(c)}"]
     pool = target.exec(("proxy",), ("cat", "/app/var/nginx/status.json"))
     lines.append(f"--- proxy status.json: {pool.out} {pool.err}")
@@ -214,11 +217,11 @@ def start_core_03(c: Cluster) -> None:
         # Docker's overlay can fail to learn a restarted machine's containers (moby#47728): then
         # `status` must name the server the proxy cannot connect to, and `heal` bring it back.
         said: list[str] = []
-        if status.main("cluster", write=said.append) == 1 and re.search(
+        if status.main(load_settings(), "cluster", write=said.append) == 1 and re.search(
             r"the proxy cannot connect to core-03-", said[-1]
         ):
             print(f"core-03 came back unreachable; healing it:\n{said[-1]}")
-            assert cluster_stack.heal(Progress()) == ["core-03"]
+            assert cluster_stack.heal(load_settings(), Progress()) == ["core-03"]
             wait_for_traffic_on(c, "core-03")
         else:
             pytest.fail(f"{exc}\n{proxy_evidence(c)}\n{evidence(c)}", pytrace=False)
@@ -248,12 +251,12 @@ def snapshot(c: Cluster) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def created(app_image: dict[str, str], cluster_env: ClusterEnv) -> Cluster:
-    return cluster.create(3, Progress())
+    return cluster.create(load_settings(), 3, Progress())
 
 
 @pytest.fixture(scope="module")
 def deployed(created: Cluster, cluster_env: ClusterEnv) -> Cluster:
-    cluster_stack.deploy(Progress(), timeout=300)
+    cluster_stack.deploy(load_settings(), Progress(), timeout=300)
     return created
 
 
@@ -278,7 +281,7 @@ def test_create_without_secrets_stops_before_anything_is_created(
 
     before = everything()
     with pytest.raises(PreflightError, match=r"POSTGRES_PASSWORD is not set: create .*postgres"):
-        cluster.create(3, Progress())
+        cluster.create(load_settings(), 3, Progress())
     assert everything() == before
 
 
@@ -295,8 +298,8 @@ def test_fewer_than_three_machines_are_refused_before_anything_is_created(
     cluster_env: ClusterEnv,
 ) -> None:
     with pytest.raises(PreflightError, match=r"--nodes is 2, expected 3 to 9: the stack pins"):
-        cluster.create(2, Progress())
-    assert nodes.resources(cluster.current()).empty()
+        cluster.create(load_settings(), 2, Progress())
+    assert nodes.resources(load_settings().cluster).empty()
 
 
 def test_a_subnet_in_use_is_refused_naming_the_variable_to_change(
@@ -308,8 +311,8 @@ def test_a_subnet_in_use_is_refused_naming_the_variable_to_change(
     try:
         monkeypatch.setenv("SAMPLEAPP_CLUSTER_SUBNET", subnet)
         with pytest.raises(PreflightError, match=rf"{name} \({subnet}\) uses it: set SAMPLEAPP_C"):
-            cluster.create(3, Progress())
-        assert nodes.resources(cluster.current()).empty()
+            cluster.create(load_settings(), 3, Progress())
+        assert nodes.resources(load_settings().cluster).empty()
     finally:
         engine.docker("network", "rm", name)
 
@@ -318,9 +321,9 @@ def test_deploy_and_status_before_create_name_the_command_to_run(
     cluster_env: ClusterEnv,
 ) -> None:
     with pytest.raises(PreflightError, match=r"has no nodes: `sampleapp cluster create` first"):
-        cluster_stack.deploy(Progress())
+        cluster_stack.deploy(load_settings(), Progress())
     said: list[str] = []
-    assert status.main("cluster", write=said.append) == 1
+    assert status.main(load_settings(), "cluster", write=said.append) == 1
     assert "nothing is deployed: `sampleapp cluster create` starts it" in said[0]
 
 
@@ -333,8 +336,8 @@ def test_a_taken_host_port_is_refused_naming_the_variable_to_change(
         port = holder.getsockname()[1]
         monkeypatch.setenv("SAMPLEAPP_CLUSTER_PORT", str(port))
         with pytest.raises(PreflightError, match=rf"Port {port} .* set SAMPLEAPP_CLUSTER_PORT"):
-            cluster.create(3, Progress())
-    assert nodes.resources(cluster.current()).empty()
+            cluster.create(load_settings(), 3, Progress())
+    assert nodes.resources(load_settings().cluster).empty()
 
 
 def test_create_makes_three_labelled_machines_and_a_second_create_changes_nothing(
@@ -348,7 +351,7 @@ def test_create_makes_three_labelled_machines_and_a_second_create_changes_nothin
     assert machines["core-02"].labels == {"compute": "db"}
     assert [m.name for m in nodes.nodes(created)] == [created.container(i) for i in (1, 2, 3)]
     before = snapshot(created)
-    cluster.create(3, Progress())
+    cluster.create(load_settings(), 3, Progress())
     assert snapshot(created) == before
 
 
@@ -410,7 +413,7 @@ def test_debians_docker_cli_redeploys_and_migrate_runs_again_adding_nothing(
     with monkeypatch.context() as patched:
         patched.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
         old = cluster.cli_version()
-        cluster_stack.deploy(Progress(), timeout=300)
+        cluster_stack.deploy(load_settings(), Progress(), timeout=300)
         migrate = swarm.services(deployed, via)["migrate"]
         again = {t.task_id for t in swarm.tasks(deployed, via, "migrate")}
     assert migrate.converged and migrate.counts == (1, 1), migrate
@@ -419,7 +422,7 @@ def test_debians_docker_cli_redeploys_and_migrate_runs_again_adding_nothing(
     assert cluster_row_counts(deployed) == before
     assert httpx.get(deployed.url + "/", timeout=10, trust_env=False).status_code == 200
     # Back on the machine's CLI, migrate is what that CLI deploys.
-    cluster_stack.deploy(Progress(), timeout=300)
+    cluster_stack.deploy(load_settings(), Progress(), timeout=300)
     mode = swarm.services(deployed, via)["migrate"].mode
     assert ("job" in mode) == (cluster.cli_version() >= cluster_stack.JOBS_CLI), mode
     assert cluster_row_counts(deployed) == before
@@ -454,7 +457,7 @@ def test_the_dns_on_every_machine_answers_for_the_database_well_past_its_lease(
 
 def test_status_shows_machines_units_etcd_health_and_app_servers(serving: Cluster) -> None:
     said: list[str] = []
-    code = status.main(write=said.append)  # no --target: the cluster is what runs
+    code = status.main(load_settings(), write=said.append)  # no --target: the cluster is what runs
     text = said[0]
     assert code == 0, text
     assert text.startswith(f"== cluster: {serving.url}")
@@ -464,7 +467,7 @@ def test_status_shows_machines_units_etcd_health_and_app_servers(serving: Cluste
     assert "etcd members (3 of 3 healthy)" in text
     assert "App servers under /services/app/ (3)" in text
     said.clear()
-    assert status.main("cluster", as_json=True, write=said.append) == 0
+    assert status.main(load_settings(), "cluster", as_json=True, write=said.append) == 0
     [report] = json.loads(said[0])["targets"]
     assert [m["swarm"] for m in report["machines"]] == ["ready"] * 3
     assert {s["name"]: s["ready"] for s in report["services"]}["web"] == 3
@@ -482,7 +485,9 @@ def test_stopping_core_03_under_load_fails_no_request_and_its_server_leaves_with
     assert load.failures == []
     assert {machine_of(i) for i in served_by(serving.url, 12)} == {"core-01", "core-02"}
     said: list[str] = []
-    assert status.main("cluster", write=said.append) == 1  # a machine is down: named
+    assert (
+        status.main(load_settings(), "cluster", write=said.append) == 1
+    )  # a machine is down: named
     text = said[0]
     assert "etcd members (2 of 3 healthy)" in text, text
     for member in ("etcd-1", "etcd-2"):
@@ -520,20 +525,20 @@ def test_a_server_the_proxy_cannot_reach_is_named_by_status_and_heal_brings_it_b
         said: list[str] = []
         wait_until(
             lambda: (
-                status.main("cluster", write=said.append) == 1
+                status.main(load_settings(), "cluster", write=said.append) == 1
                 and f"the proxy cannot connect to {instance}={address} for " in said[-1]
             ),
             90,
             f"status to name {instance}",
         )
         assert "CANNOT CONNECT for" in said[-1] and "timed out" in said[-1], said[-1]
-        assert cluster_stack.heal(Progress()) == ["core-03"]
+        assert cluster_stack.heal(load_settings(), Progress()) == ["core-03"]
         load.wait_for(20)
     assert load.failures == [], f"{len(load.failures)} of {load.total} failed: {load.failures[:5]}"
     assert instance not in registered(serving)  # core-03's server is a new container
     wait_for_traffic_on(serving, "core-03")
     said.clear()
-    assert status.main("cluster", write=said.append) == 0, said[-1]
+    assert status.main(load_settings(), "cluster", write=said.append) == 0, said[-1]
 
 
 # What a new app version must leave running: the edge, the proxy, the DNS, the database's DNS
@@ -564,7 +569,7 @@ def test_cluster_deploy_of_a_new_app_version_under_load_fails_no_request(
     kept = running_tasks(serving, KEPT)
     with Load(serving.url + "/", threads=4) as load:
         load.wait_for(20)
-        cluster_stack.deploy(Progress(), timeout=300, image=new_app_version)
+        cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_app_version)
         load.wait_for(20)
     assert load.failures == [], f"{len(load.failures)} of {load.total} failed: {load.failures[:5]}"
     via = swarm.manager(serving, 3)
@@ -601,11 +606,11 @@ def test_a_new_proxy_rolls_in_behind_the_edge_and_back_under_load_failing_no_req
     proxies = running_tasks(serving, ("proxy",))["proxy"]
     with Load(serving.url + "/", threads=4) as load:
         load.wait_for(20)
-        cluster_stack.deploy(Progress(), timeout=300, image=new_infra_version)
+        cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_infra_version)
         load.wait_for(20)
         assert proxy_image(serving).startswith(new_proxy)
         rolled = running_tasks(serving, ("proxy",))["proxy"]
-        cluster_stack.deploy(Progress(), timeout=300)
+        cluster_stack.deploy(load_settings(), Progress(), timeout=300)
         load.wait_for(20)
     assert load.failures == [], f"{len(load.failures)} of {load.total} failed: {load.failures[:5]}"
     assert rolled.isdisjoint(proxies) and running_tasks(serving, ("proxy",))["proxy"].isdisjoint(
@@ -629,7 +634,7 @@ def test_a_rollback_that_ended_before_the_deploy_is_history_not_a_stuck_update()
 
 def test_destroy_leaves_no_node_network_or_volume_and_can_run_twice(deployed: Cluster) -> None:
     pushed_from_here = nodes.registry_address(deployed) + "/"
-    removed = cluster.destroy(Progress())
+    removed = cluster.destroy(load_settings(), Progress())
     assert len(removed.containers) == 4  # three nodes and the registry
     refs = engine.docker("images", "--digests", "--format", "{{.Repository}}")
     assert pushed_from_here not in refs, "destroy left the tags it pushed on the host engine"
@@ -637,4 +642,4 @@ def test_destroy_leaves_no_node_network_or_volume_and_can_run_twice(deployed: Cl
     leftovers = engine.docker("ps", "-a", "--format", "{{.Names}}").split()
     assert not [n for n in leftovers if n.startswith(deployed.name)]
     assert not deployed.socket(1).parent.exists()
-    assert cluster.destroy(Progress()).empty()
+    assert cluster.destroy(load_settings(), Progress()).empty()

@@ -13,7 +13,8 @@ import yaml
 
 from sampleapp import healthcheck
 from sampleapp.ops import cluster_stack, swarm
-from sampleapp.ops.compose import env_file_values, environment
+from sampleapp.ops.settings import env_file_values
+from sampleapp.ops.settings import load as load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose.yaml"
@@ -348,9 +349,8 @@ def test_deploy_env_is_read_as_compose_reads_it_and_the_shell_wins(
         "SAMPLEAPP_PROJECT": "quoted name",
         "SECRET_PATTERN": "${NOT_EXPANDED}",
     }
-    monkeypatch.setattr("sampleapp.ops.compose.ENV_FILE", env_file)
     monkeypatch.setenv("SAMPLEAPP_PORT", "9000")
     monkeypatch.delenv("POSTGRES_USER", raising=False)
-    assert environment()["SAMPLEAPP_PORT"] == "9000"
-    assert environment({"SAMPLEAPP_PORT": "1"})["SAMPLEAPP_PORT"] == "1"
-    assert environment()["POSTGRES_USER"] == "sampleapp"
+    assert load_settings(env_file=env_file).env["SAMPLEAPP_PORT"] == "9000"
+    assert load_settings({"SAMPLEAPP_PORT": "1"}, env_file).env["SAMPLEAPP_PORT"] == "1"
+    assert load_settings(env_file=env_file).env["POSTGRES_USER"] == "sampleapp"

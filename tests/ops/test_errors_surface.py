@@ -37,6 +37,7 @@ from sampleapp.ops import (
 )
 from sampleapp.ops.cluster_stack import SwarmStack
 from sampleapp.ops.nodes import Cluster
+from sampleapp.ops.settings import load as load_settings
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
 NAME = f"errors-surface-{os.getpid()}"
@@ -55,17 +56,17 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> Cluster:
     monkeypatch.setenv("SAMPLEAPP_CLUSTER", NAME)
     monkeypatch.setenv("SAMPLEAPP_PROJECT", NAME)
     monkeypatch.setenv("POSTGRES_USER", "sampleapp")
-    found = cluster.current()
+    found = load_settings().cluster
     assert not any(found.socket(i).exists() for i in (1, 2, 3))
     return found
 
 
 def node_host(index: int = 1) -> str:
-    return f"unix://{cluster.current().socket(index)}"
+    return f"unix://{load_settings().cluster.socket(index)}"
 
 
 def on_node(call: Callable[[Cluster], object]) -> Callable[[], object]:
-    return lambda: call(cluster.current())
+    return lambda: call(load_settings().cluster)
 
 
 # (what the error names as the command, the call, the engine it fails to reach: None = DOCKER_HOST)
@@ -79,16 +80,20 @@ ENGINE_CALLS: list[tuple[str, Callable[[], object], int | None]] = [
     ("docker version", cluster.cli_version, None),
     ("docker network inspect", on_node(nodes.network_owner), None),
     ("docker network ls", on_node(nodes.subnet_users), None),
-    ("docker ps -aq", compose.containers, None),
-    ("docker ps -aq", lambda: driver.registered(stack.ComposeStack(reading=True)), None),
-    ("docker ps -aq", lambda: status.deployment_report("compose"), None),
+    ("docker ps -aq", lambda: compose.containers(load_settings()), None),
+    (
+        "docker ps -aq",
+        lambda: driver.registered(stack.ComposeStack(load_settings(), reading=True)),
+        None,
+    ),
+    ("docker ps -aq", lambda: status.deployment_report(load_settings(), "compose"), None),
     (
         "docker exec etcd-x etcdctl get --prefix /services/app/",
         lambda: engine.exec_in("etcd-x", ("etcdctl", "get", "--prefix", "/services/app/")),
         None,
     ),
-    ("docker ps -aq", on_node(lambda c: driver.registered(SwarmStack(c))), None),
-    ("docker ps -aq", lambda: status.deployment_report("cluster"), None),
+    ("docker ps -aq", on_node(lambda c: driver.registered(SwarmStack(load_settings()))), None),
+    ("docker ps -aq", lambda: status.deployment_report(load_settings(), "cluster"), None),
     ("docker stack services on core-01", on_node(lambda c: swarm.services(c, 1)), 1),
     ("docker stack ps on core-01", on_node(lambda c: swarm.tasks(c, 1)), 1),
     ("docker service ps on core-01", on_node(lambda c: swarm.tasks(c, 1, "web")), 1),
@@ -132,7 +137,7 @@ def test_compose_streaming_to_the_terminal_raises_on_failure_with_its_last_lines
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(StackError) as raised:
-        compose.compose("logs", "--tail", "5", capture=False)
+        compose.compose(load_settings(), "logs", "--tail", "5", capture=False)
     message = str(raised.value)
     assert "compose logs --tail failed (exit 1): " in message
     assert any(line in message for line in COMPOSE_LAST_LINES), message
@@ -144,19 +149,19 @@ def test_compose_streaming_to_the_terminal_raises_on_failure_with_its_last_lines
 
 def test_sampleapp_logs_raises_when_compose_fails() -> None:
     with pytest.raises(StackError, match=r"compose logs --tail failed \(exit 1\)"):
-        stack.ComposeStack(reading=True).logs("web", 5, follow=False)
+        stack.ComposeStack(load_settings(), reading=True).logs("web", 5, follow=False)
 
 
 def test_compose_capturing_raises_with_its_last_lines() -> None:
     with pytest.raises(StackError) as raised:
-        compose.compose("ps")
+        compose.compose(load_settings(), "ps")
     assert "compose ps failed (exit 1): " in str(raised.value)
     assert any(line in str(raised.value) for line in COMPOSE_LAST_LINES)
 
 
 def test_no_engine_at_all_is_the_known_answer_of_the_engine_probes() -> None:
     assert engine.engine_version() is None
-    c = cluster.current()
+    c = load_settings().cluster
     assert nodes.engine_answers(c, 1) is False  # no socket file
 
 
@@ -167,7 +172,7 @@ def test_a_node_socket_nothing_listens_on_is_an_engine_that_does_not_answer(
     run_dir = Path(tempfile.mkdtemp(prefix="sa-"))  # short: a socket path has 107 bytes
     try:
         monkeypatch.setattr(nodes, "RUN_DIR", run_dir)
-        c = cluster.current()
+        c = load_settings().cluster
         c.socket(1).parent.mkdir()
         stale = socket.socket(socket.AF_UNIX)
         stale.bind(str(c.socket(1)))

@@ -22,6 +22,7 @@ import pytest
 
 from sampleapp.errors import PreflightError, StackError
 from sampleapp.ops import compose, driver, engine, images, stack, status
+from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
 from tests.ops.conftest import StackEnv, project_resources
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.docker
 
 
 def registered() -> dict[str, str]:
-    return driver.registered(stack.ComposeStack(reading=True))
+    return driver.registered(stack.ComposeStack(load_settings(), reading=True))
 
 
 def everything_on_the_engine() -> dict[str, list[str]]:
@@ -53,12 +54,12 @@ def test_missing_credentials_stop_up_before_anything_is_created(
     monkeypatch.delenv("POSTGRES_USER", raising=False)
     before = everything_on_the_engine()
     with pytest.raises(PreflightError, match=r"POSTGRES_USER is not set.*deploy/env\.example"):
-        stack.up(stack.Options(build=False), Progress())
+        stack.up(load_settings(), stack.Options(build=False), Progress())
     monkeypatch.setenv("POSTGRES_USER", "sampleapp")
     with pytest.raises(
         PreflightError, match=r"POSTGRES_PASSWORD is not set: create .*postgres_pass"
     ):
-        stack.up(stack.Options(build=False), Progress())
+        stack.up(load_settings(), stack.Options(build=False), Progress())
     assert everything_on_the_engine() == before
 
 
@@ -80,23 +81,23 @@ def test_twenty_requests_reach_all_three_replicas(running_stack: StackEnv) -> No
         httpx.get(running_stack.url + "/", timeout=10).headers["X-Served-By"] for _ in range(20)
     )
     assert len(served) == 3, served
-    web_hosts = {c.id for c in compose.containers("web")}
+    web_hosts = {c.id for c in compose.containers(load_settings(), "web")}
     assert set(served) == web_hosts
 
 
 def test_scaling_web_to_four_sends_traffic_to_the_fourth(running_stack: StackEnv) -> None:
-    stack.scale("web", 4, Progress())
-    web_hosts = {c.id for c in compose.containers("web") if c.state == "running"}
+    stack.scale(load_settings(), "web", 4, Progress())
+    web_hosts = {c.id for c in compose.containers(load_settings(), "web") if c.state == "running"}
     assert len(web_hosts) == 4
     served = Counter(
         httpx.get(running_stack.url + "/", timeout=10).headers["X-Served-By"] for _ in range(24)
     )
     assert set(served) == web_hosts, served
-    stack.scale("web", 3, Progress())
+    stack.scale(load_settings(), "web", 3, Progress())
 
 
 def test_killing_a_replica_under_load_fails_no_request(running_stack: StackEnv) -> None:
-    victim = compose.containers("web")[0]
+    victim = compose.containers(load_settings(), "web")[0]
     with Load(running_stack.url + "/", threads=4) as load:
         load.wait_for(40)
         engine.docker("kill", victim.id)
@@ -107,9 +108,11 @@ def test_killing_a_replica_under_load_fails_no_request(running_stack: StackEnv) 
     assert load.failures == []
     assert load.total >= 80
     said: list[str] = []
-    assert status.main("compose", write=said.append) == 1  # one exit rule: a problem is named
+    assert (
+        status.main(load_settings(), "compose", write=said.append) == 1
+    )  # one exit rule: a problem is named
     assert "  - web exited" in said[-1] and "2 app servers registered, 3 wanted" in said[-1]
-    stack.scale("web", 3, Progress())
+    stack.scale(load_settings(), "web", 3, Progress())
 
 
 def test_a_post_survives_down_and_up(running_stack: StackEnv) -> None:
@@ -117,17 +120,17 @@ def test_a_post_survives_down_and_up(running_stack: StackEnv) -> None:
     with site.client(running_stack.url) as http:
         site.sign_in(http)
         site.post_micropost(http, content)
-    stack.down(progress=Progress())
+    stack.down(load_settings(), progress=Progress())
     assert project_resources()["containers"] == []
     assert project_resources()["volumes"], "down without --volumes removed the data volume"
-    stack.up(stack.Options(replicas=3, build=False), Progress())
+    stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
     with site.client(running_stack.url) as http:
         site.sign_in(http)
         assert content in http.get("/").text
 
 
 def row_counts() -> dict[str, int]:
-    db = compose.containers("db")[0]
+    db = compose.containers(load_settings(), "db")[0]
     counts = {}
     for table in ("users", "microposts", "relationships"):
         out = engine.docker(
@@ -148,22 +151,26 @@ def row_counts() -> dict[str, int]:
 def test_running_migrate_again_three_at_once_adds_nothing(running_stack: StackEnv) -> None:
     before = row_counts()
     assert before["users"] >= 100
-    compose.compose("up", "-d", "--no-deps", "--scale", "migrate=3", "migrate")
+    compose.compose(load_settings(), "up", "-d", "--no-deps", "--scale", "migrate=3", "migrate")
     wait_until(
-        lambda: all(c.state == "exited" for c in compose.containers("migrate")), 180, "migrate"
+        lambda: all(c.state == "exited" for c in compose.containers(load_settings(), "migrate")),
+        180,
+        "migrate",
     )
-    assert [c.exit_code for c in compose.containers("migrate")] == [0, 0, 0]
+    assert [c.exit_code for c in compose.containers(load_settings(), "migrate")] == [0, 0, 0]
     assert row_counts() == before
-    compose.compose("up", "-d", "--no-deps", "--scale", "migrate=1", "migrate")
+    compose.compose(load_settings(), "up", "-d", "--no-deps", "--scale", "migrate=1", "migrate")
     # `up` starts the one it keeps again: the stack is left as found once that run has ended.
     wait_until(
-        lambda: all(c.state == "exited" for c in compose.containers("migrate")), 180, "migrate"
+        lambda: all(c.state == "exited" for c in compose.containers(load_settings(), "migrate")),
+        180,
+        "migrate",
     )
 
 
 def test_app_servers_find_the_database_through_the_projects_dns(running_stack: StackEnv) -> None:
-    db_ip = compose.containers("db")[0].ip["back"]
-    web = compose.containers("web")[0]
+    db_ip = compose.containers(load_settings(), "db")[0].ip["back"]
+    web = compose.containers(load_settings(), "web")[0]
     resolve = "import socket; print(socket.gethostbyname('{}'))"
     for name in ("some-postgres.sampleapp.local", "db.sampleapp.local", "db"):
         out = engine.docker("exec", web.id, "python3", "-c", resolve.format(name))
@@ -174,27 +181,32 @@ def test_status_shows_services_registered_servers_dns_and_members_and_exits_0(
     running_stack: StackEnv,
 ) -> None:
     said: list[str] = []
-    assert status.main("compose", write=said.append) == 0, said
+    assert status.main(load_settings(), "compose", write=said.append) == 0, said
     text = said[0]
     for service in ("db", "etcd", "dns", "db-dns", "migrate", "web", "edge", "proxy"):
         assert re.search(rf"^  {service} ", text, re.MULTILINE), service
     assert "App servers under /services/app/ (3)" in text
-    assert text.count(":9292 ") == 3
+    servers = text.split("App servers under")[1].split("\n\n")[0]
+    assert servers.count(":9292 ") == 3, servers
+    assert re.search(r"^The proxy's pool \(3\)", text, re.MULTILINE)
+    assert text.count("  connects\n") == 3
     assert re.search(r"^  db\.sampleapp\.local\.\s+A\s", text, re.MULTILINE)
     assert "etcd members (1 of 1 healthy)" in text
     assert text.endswith("No problem found.")
     said.clear()
-    assert status.main("compose", as_json=True, write=said.append) == 0
+    assert status.main(load_settings(), "compose", as_json=True, write=said.append) == 0
     [report] = json.loads(said[0])["targets"]
     assert report["url"] == running_stack.url and report["problems"] == []
     servers = report["discovery"]["servers"]
-    assert {s["instance"] for s in servers} == {c.id for c in compose.containers("web")}
+    assert {s["instance"] for s in servers} == {
+        c.id for c in compose.containers(load_settings(), "web")
+    }
     assert all(0 < s["lease_ttl"] <= 10 for s in servers), servers
 
 
 def containers_by_service() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for c in compose.containers():
+    for c in compose.containers(load_settings()):
         found.setdefault(c.service, set()).add(c.id)
     return found
 
@@ -206,11 +218,11 @@ def failed(load: Load) -> str:
 def test_up_run_again_with_the_build_changes_nothing_and_fails_no_request(
     running_stack: StackEnv,
 ) -> None:
-    stack.up(stack.Options(replicas=3), Progress())  # the first `up` with a build
+    stack.up(load_settings(), stack.Options(replicas=3), Progress())  # the first `up` with a build
     before = containers_by_service()
     with Load(running_stack.url + "/", threads=4) as load:
         load.wait_for(40)
-        stack.up(stack.Options(replicas=3), Progress())
+        stack.up(load_settings(), stack.Options(replicas=3), Progress())
         load.wait_for(40)
     assert load.failures == [], failed(load)
     assert containers_by_service() == before
@@ -220,7 +232,7 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
     running_stack: StackEnv, tmp_path: Path
 ) -> None:
     """Built from a changed copy of the tree; the image it replaces is put back at the end."""
-    stack.up(stack.Options(replicas=3), Progress())
+    stack.up(load_settings(), stack.Options(replicas=3), Progress())
     before = containers_by_service()
     marker = f"<!-- release {secrets.token_hex(4)} -->"
     tree = copy_build_context(tmp_path / "tree")
@@ -232,7 +244,7 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
         images.build_app_image(Progress(tmp_path / "build.log"), context=tree)
         with Load(running_stack.url + "/", threads=4) as load:
             load.wait_for(40)
-            stack.up(stack.Options(replicas=3, build=False), Progress())
+            stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
             load.wait_for(40)
         assert load.failures == [], failed(load)
         after = containers_by_service()
@@ -240,7 +252,7 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
             assert after[service] == before[service], f"{service} was replaced"
         assert len(after["web"]) == 3 and after["web"].isdisjoint(before["web"])
         assert after["migrate"] != before["migrate"], "migrate did not run on the new image"
-        assert [c.exit_code for c in compose.containers("migrate")] == [0]
+        assert [c.exit_code for c in compose.containers(load_settings(), "migrate")] == [0]
         assert set(registered()) == after["web"]
         pages = [httpx.get(running_stack.url + "/", timeout=10) for _ in range(12)]
         assert {page.headers["X-Served-By"] for page in pages} == after["web"]
@@ -248,7 +260,7 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
     finally:  # the stack goes back to the tree's image, rolled the same way
         engine.docker("tag", previous, images.APP_IMAGE)
         engine.docker("rmi", previous)
-        stack.up(stack.Options(replicas=3, build=False), Progress())
+        stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
 
 
 def test_a_new_proxy_takes_over_the_published_port_and_fails_no_request(
@@ -257,14 +269,14 @@ def test_a_new_proxy_takes_over_the_published_port_and_fails_no_request(
     """A new infra image (what proxy, dns and db-dns run): the new proxy binds the port beside
     the old one in edge's network namespace before the old one stops. edge, which holds the
     port, and the app servers stay."""
-    stack.up(stack.Options(replicas=3, build=False), Progress())
+    stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
     before = containers_by_service()
     infra = support_docker.new_app_version(f"sampleapp-test/infra:{os.getpid()}")
     try:
         monkeypatch.setenv("SAMPLEAPP_INFRA_IMAGE", infra)
         with Load(running_stack.url + "/", threads=4) as load:
             load.wait_for(40)
-            stack.up(stack.Options(replicas=3, build=False), Progress())
+            stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
             load.wait_for(40)
         assert load.failures == [], failed(load)
         after = containers_by_service()
@@ -273,10 +285,12 @@ def test_a_new_proxy_takes_over_the_published_port_and_fails_no_request(
         assert len(after["proxy"]) == 1
         for service in ("edge", "web", "db", "etcd"):
             assert after[service] == before[service], f"{service} was replaced"
-        assert {c.image for c in compose.containers("proxy")} == {engine.image_id(infra)}
+        assert {c.image for c in compose.containers(load_settings(), "proxy")} == {
+            engine.image_id(infra)
+        }
     finally:  # back to the infra image `up` chooses, rolled the same way
         monkeypatch.delenv("SAMPLEAPP_INFRA_IMAGE")
-        stack.up(stack.Options(replicas=3, build=False), Progress())
+        stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
         engine.docker("rmi", infra, check=False)
 
 
@@ -292,10 +306,10 @@ def test_a_service_that_cannot_start_is_named_with_its_log_tail(
     monkeypatch.setenv("SAMPLEAPP_ETCD_IMAGE", "sampleapp:0.1")
     try:
         with pytest.raises(StackError) as failure:
-            stack.up(stack.Options(build=False, timeout=25), Progress())
+            stack.up(load_settings(), stack.Options(build=False, timeout=25), Progress())
         message = str(failure.value)
         assert message.startswith("Gave up after 25 s waiting for db and etcd to run healthy")
         assert "invalid choice: 'etcd'" in message  # the crashing container's own log line
         assert "sampleapp logs etcd" in message
     finally:
-        stack.down(volumes=True, progress=Progress())
+        stack.down(load_settings(), volumes=True, progress=Progress())
