@@ -44,10 +44,6 @@ CONNECTIONS = (1, 8)
 NAME = "sampleapp-bench"
 
 
-def machine_of(instance: str) -> str:
-    return instance.rsplit("-", 1)[0]
-
-
 def web_on(c: nodes.Cluster, machines: int, progress: Progress) -> None:
     """Web on every machine, or constrained to core-01 alone; waits until that many registered."""
     args = (
@@ -113,7 +109,9 @@ class Tracker:
 def failover(c: nodes.Cluster, how: str, url: str) -> list[str]:
     """Stop or kill core-03 under load; what the clients saw, relative to the command."""
     victim = next(
-        i for i in driver.registered(SwarmStack(load_settings())) if machine_of(i) == "core-03"
+        i
+        for i in driver.registered(SwarmStack(load_settings()))
+        if swarm.machine_of(i) == "core-03"
     )
     with Tracker(url + "/") as tracker:
         time.sleep(3)
@@ -132,7 +130,7 @@ def failover(c: nodes.Cluster, how: str, url: str) -> list[str]:
     engine.docker("start", c.container(3))
     started = time.monotonic()
     while not any(
-        machine_of(i) == "core-03" for i in driver.registered(SwarmStack(load_settings()))
+        swarm.machine_of(i) == "core-03" for i in driver.registered(SwarmStack(load_settings()))
     ):
         time.sleep(1)
     back = time.monotonic() - started

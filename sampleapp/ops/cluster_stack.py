@@ -24,7 +24,7 @@ import yaml
 from sampleapp.errors import ConfigError, StackError
 from sampleapp.ops import cluster, driver, engine, nodes, preflight, swarm
 from sampleapp.ops.cluster_images import Pushed, push_images
-from sampleapp.ops.driver import Machine, Ran, Service, Unit
+from sampleapp.ops.driver import Machine, Ran, Service
 from sampleapp.ops.nodes import Cluster
 from sampleapp.ops.settings import DEPLOY, REPO, Settings
 from sampleapp.poll import Pending, poll
@@ -77,7 +77,7 @@ def replace_finished_jobs(c: Cluster, via: int, one_shot: bool, progress: Progre
     """A one-shot service runs again only when made anew, and Swarm cannot turn a job into a
     service or back: so remove ``migrate`` first in those cases (a job re-runs on deploy)."""
     found = swarm.services(c, via).get("migrate")
-    if found is not None and (one_shot or "job" not in found.mode):
+    if found is not None and (one_shot or found.mode != "job"):
         swarm.remove_service(c, via, "migrate")
         progress.info("the previous migrate removed, to run again")
 
@@ -93,18 +93,6 @@ def stack_environment(settings: Settings, pushed: Pushed) -> Settings:
     }
     # Always the images just pushed: the same variables name host-engine images for Compose.
     return settings.with_values(values)
-
-
-def current_tasks(c: Cluster, via: int) -> list[swarm.Task]:
-    """The current task of every slot: the one meant to run, else the newest (history left out)."""
-    current: dict[str, swarm.Task] = {}
-    for task in swarm.tasks(c, via):  # newest first within each slot
-        held = current.get(task.slot)
-        if held is None or (
-            held.desired.lower() != "running" and task.desired.lower() == "running"
-        ):
-            current[task.slot] = task
-    return sorted(current.values(), key=lambda t: (t.service, t.node))
 
 
 @dataclass
@@ -125,6 +113,7 @@ class SwarmStack:
         ("proxy", "edge"),
     )
     since: float | None = None  # when this deploy began (see ``swarm.update_state``)
+    _via: int | None = None
 
     @property
     def cluster(self) -> Cluster:
@@ -135,7 +124,10 @@ class SwarmStack:
         return self.cluster.url
 
     def via(self) -> int:
-        return swarm.manager(self.cluster, cluster.count_nodes(self.cluster))
+        """The first node that answers as a manager, found once per target (a command)."""
+        if self._via is None:
+            self._via = swarm.manager(self.cluster, cluster.count_nodes(self.cluster))
+        return self._via
 
     def exists(self) -> bool:
         return bool(nodes.nodes(self.cluster))
@@ -161,21 +153,7 @@ class SwarmStack:
         return len([n for n in swarm.swarm_nodes(self.cluster, self.via()) if n.status == "ready"])
 
     def services(self) -> dict[str, Service]:
-        via = self.via()
-        units: dict[str, list[Unit]] = {}
-        for t in current_tasks(self.cluster, via):
-            units.setdefault(t.service, []).append(
-                Unit(t.service, t.node or "-", t.current, "", t.error)
-            )
-        found = {}
-        for name, s in swarm.services(self.cluster, via, self.since).items():
-            ready, wanted = s.counts
-            failed = f"update is {s.update}" if s.stuck else ""
-            mode = "job" if s.job else s.mode
-            found[name] = Service(
-                name, mode, ready, wanted, s.converged, failed, tuple(units.get(name, ()))
-            )
-        return found
+        return swarm.services(self.cluster, self.via(), self.since)
 
     def machines(self) -> list[Machine]:
         try:
@@ -241,13 +219,7 @@ class SwarmStack:
         for name in names:
             args = ["service", "logs", "--tail", str(lines), *(["--follow"] if follow else [])]
             engine.stream(
-                [
-                    "docker",
-                    "--host",
-                    f"unix://{self.cluster.socket(via)}",
-                    *args,
-                    f"{swarm.STACK}_{name}",
-                ],
+                [*self.cluster.docker(via), *args, f"{swarm.STACK}_{name}"],
                 what=f"docker service logs {name}",
                 fix="`sampleapp status --target cluster` names the services",
             )
@@ -291,15 +263,13 @@ def deploy(
 
 
 def unreachable_machines(target: SwarmStack) -> dict[str, list[str]]:
-    """hostname -> the registered servers on it that the proxy cannot connect to (an app
-    server's instance name starts with its machine's: ``core-03-<task id>``)."""
+    """hostname -> the registered servers on it that the proxy cannot connect to."""
     found, _, why = driver.discovered(target)
     if found is None:
         raise StackError(f"What the proxy reaches could not be read: {why}")
     machines: dict[str, list[str]] = {}
     for u in (found.get("proxy") or {}).get("unreachable", []):
-        machine = u["server"].split("=", 1)[0].rsplit("-", 1)[0]
-        machines.setdefault(machine, []).append(u["server"])
+        machines.setdefault(swarm.machine_of(u["server"]), []).append(u["server"])
     return machines
 
 

@@ -83,10 +83,8 @@ class Container:
     state: str  # running, exited, restarting, ...
     health: str  # healthy, unhealthy, starting, or "" without a healthcheck
     exit_code: int
-    ip: dict[str, str]  # network -> address
-    image: str = ""  # the ID (sha256:...) of the image it was created from
-    config_hash: str = ""  # Compose's hash of the service's configuration it was created with
-    number: int = 0  # Compose's replica number
+    image: str  # the ID (sha256:...) of the image it was created from
+    config_hash: str  # Compose's hash of the service's configuration it was created with
 
     @property
     def ok(self) -> bool:
@@ -95,8 +93,7 @@ class Container:
 
 def containers(settings: Settings, service: str | None = None) -> list[Container]:
     """The project's containers (all states), optionally of one service."""
-    name = settings.project
-    filters = ["--filter", f"label=com.docker.compose.project={name}"]
+    filters = ["--filter", f"label=com.docker.compose.project={settings.project}"]
     if service:
         filters += ["--filter", f"label=com.docker.compose.service={service}"]
     ids = docker("ps", "-aq", *filters).split()
@@ -107,9 +104,7 @@ def containers(settings: Settings, service: str | None = None) -> list[Container
     # docker prints the others and fails; any other failure is raised.
     inspected = probe(["docker", "inspect", *ids], NO_SUCH_OBJECT, partial=True)
     for item in json.loads(inspected or "[]"):
-        state = item["State"]
-        networks = item["NetworkSettings"]["Networks"] or {}
-        labels = item["Config"]["Labels"] or {}
+        state, labels = item["State"], item["Config"]["Labels"] or {}
         found.append(
             Container(
                 id=item["Id"][:12],
@@ -118,13 +113,8 @@ def containers(settings: Settings, service: str | None = None) -> list[Container
                 state=state["Status"],
                 health=(state.get("Health") or {}).get("Status", ""),
                 exit_code=int(state.get("ExitCode", 0)),
-                ip={
-                    network.removeprefix(f"{name}_"): net.get("IPAddress", "")
-                    for network, net in networks.items()
-                },
                 image=item.get("Image", ""),
                 config_hash=labels.get("com.docker.compose.config-hash", ""),
-                number=int(labels.get("com.docker.compose.container-number") or 0),
             )
         )
     return sorted(found, key=lambda c: (c.service, c.name))

@@ -64,6 +64,10 @@ class Cluster:
     def socket(self, index: int) -> Path:
         return RUN_DIR / self.container(index) / "docker.sock"
 
+    def docker(self, index: int) -> list[str]:
+        """The docker CLI on node ``index``'s own engine."""
+        return ["docker", "--host", f"unix://{self.socket(index)}"]
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -122,14 +126,8 @@ def nodes(cluster: Cluster) -> list[Machine]:
 
 
 def _labels(cluster: Cluster, role: str, index: int = 0) -> list[str]:
-    return [
-        "--label",
-        f"{LABEL}={cluster.name}",
-        "--label",
-        f"{LABEL}.role={role}",
-        "--label",
-        f"{LABEL}.index={index}",
-    ]
+    labels = (f"{LABEL}={cluster.name}", f"{LABEL}.role={role}", f"{LABEL}.index={index}")
+    return [arg for label in labels for arg in ("--label", label)]
 
 
 def network_owner(cluster: Cluster) -> str | None:
@@ -170,17 +168,8 @@ def ensure_network(cluster: Cluster) -> bool:
     """Create the cluster's bridge network unless it exists; True when created."""
     if network_owner(cluster) is not None:
         return False
-    docker(
-        "network",
-        "create",
-        "--driver",
-        "bridge",
-        "--subnet",
-        str(cluster.subnet),
-        "--label",
-        f"{LABEL}={cluster.name}",
-        cluster.network,
-    )
+    label = f"{LABEL}={cluster.name}"
+    docker("network", "create", "--subnet", str(cluster.subnet), "--label", label, cluster.network)
     return True
 
 
@@ -205,22 +194,11 @@ def ensure_registry(cluster: Cluster, image: str) -> bool:
         docker("start", cluster.registry)
         return True
     docker(
-        "run",
-        "--detach",
-        "--name",
-        cluster.registry,
+        *("run", "--detach", "--restart", "unless-stopped", "--name", cluster.registry),
         *_labels(cluster, "registry"),
-        "--network",
-        cluster.network,
-        "--network-alias",
-        REGISTRY_ALIAS.partition(":")[0],
-        "--publish",
-        "127.0.0.1::5000",
-        "--volume",
-        f"{_volume(cluster, cluster.registry)}:/var/lib/registry",
-        "--restart",
-        "unless-stopped",
-        image,
+        *("--network", cluster.network, "--network-alias", REGISTRY_ALIAS.partition(":")[0]),
+        *("--publish", "127.0.0.1::5000"),
+        *("--volume", f"{_volume(cluster, cluster.registry)}:/var/lib/registry", image),
     )
     return True
 
@@ -244,43 +222,19 @@ def ensure_node(cluster: Cluster, index: int, image: str) -> bool:
     if state is not None:
         docker("start", name)
         return True
-    socket_dir = cluster.socket(index).parent
     ports = ["--publish", f"127.0.0.1:{cluster.port}:80"] if index == 1 else []
     docker(
-        "run",
-        "--detach",
-        "--name",
-        name,
-        "--hostname",
-        cluster.hostname(index),
-        *_labels(cluster, "node", index),
-        "--network",
-        cluster.network,
-        "--ip",
-        cluster.address(index),
-        *ports,
-        "--cap-add",
-        "ALL",
-        "--cap-drop",
-        "SYS_RESOURCE",
-        "--security-opt",
-        "seccomp=unconfined",
-        "--tmpfs",
-        "/run",
-        "--volume",
-        "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-        "--volume",
-        f"{_volume(cluster, cluster.volume(index))}:/var/lib/docker",
-        "--volume",
-        f"{socket_dir}:/run/outer",
+        *("run", "--detach", "--restart", "unless-stopped", "--name", name),
+        *("--hostname", cluster.hostname(index), *_labels(cluster, "node", index)),
+        *("--network", cluster.network, "--ip", cluster.address(index), *ports),
+        *("--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"),
+        *("--security-opt", "seccomp=unconfined", "--tmpfs", "/run"),
+        *("--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw"),
+        *("--volume", f"{_volume(cluster, cluster.volume(index))}:/var/lib/docker"),
+        *("--volume", f"{cluster.socket(index).parent}:/run/outer"),
         # dockerd stops its containers on SIGTERM (web withdraws from etcd and drains): let it.
-        "--stop-timeout",
-        "30",
-        "--restart",
-        "unless-stopped",
-        image,
-        "--host=unix:///run/outer/docker.sock",
-        f"--insecure-registry={REGISTRY_ALIAS}",
+        *("--stop-timeout", "30", image),
+        *("--host=unix:///run/outer/docker.sock", f"--insecure-registry={REGISTRY_ALIAS}"),
     )
     return True
 
@@ -292,32 +246,21 @@ def node_docker(
     timeout: float = 300,
     check: bool = True,
     env: Mapping[str, str] | None = None,
-    fix: str = "see `sampleapp cluster status`",
+    fix: str = "see `sampleapp status --target cluster`",
 ) -> str:
     """``docker <args>`` against node ``index``'s own engine; returns stdout."""
-    return docker(
-        "--host",
-        f"unix://{cluster.socket(index)}",
-        *args,
-        what=f"docker {' '.join(args[:2])} on {cluster.hostname(index)}",
-        fix=fix,
-        timeout=timeout,
-        check=check,
-        env=env,
-    )
+    what = f"docker {' '.join(args[:2])} on {cluster.hostname(index)}"
+    host = cluster.docker(index)[1:]
+    return docker(*host, *args, what=what, fix=fix, timeout=timeout, check=check, env=env)
 
 
 def node_probe(
     cluster: Cluster, index: int, *args: str, known: tuple[str, ...], partial: bool = False
 ) -> str | None:
     """``node_docker`` for a command whose failure has one known meaning (see engine.probe)."""
-    return probe(
-        ["docker", "--host", f"unix://{cluster.socket(index)}", *args],
-        known,
-        what=f"docker {' '.join(args[:2])} on {cluster.hostname(index)}",
-        fix="see `sampleapp cluster status`",
-        partial=partial,
-    )
+    what = f"docker {' '.join(args[:2])} on {cluster.hostname(index)}"
+    fix = "see `sampleapp status --target cluster`"
+    return probe([*cluster.docker(index), *args], known, what=what, fix=fix, partial=partial)
 
 
 def engine_answers(cluster: Cluster, index: int) -> bool:
@@ -325,13 +268,9 @@ def engine_answers(cluster: Cluster, index: int) -> bool:
     stopped or starting). Any other failure, a timeout included, raises."""
     if not cluster.socket(index).exists():
         return False
-    out = probe(
-        ["docker", "--host", f"unix://{cluster.socket(index)}", "version", "--format", "ok"],
-        CANNOT_CONNECT,
-        what=f"docker version on {cluster.hostname(index)}",
-        timeout=20,
-    )
-    return out is not None
+    what = f"docker version on {cluster.hostname(index)}"
+    version = [*cluster.docker(index), "version", "--format", "ok"]
+    return probe(version, CANNOT_CONNECT, what=what, timeout=20) is not None
 
 
 def wait_engine(cluster: Cluster, index: int, timeout: float = 90) -> None:

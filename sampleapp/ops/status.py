@@ -50,48 +50,38 @@ def found_targets(settings: Settings) -> list[str]:
     return [name for name in ("cluster", "compose") if target(settings, name).exists()]
 
 
+def report(target: str, url: str = "", **parts: Any) -> Report:
+    """One target's report: what was found, each part empty unless given."""
+    empty: Report = {"machines": [], "services": [], "discovery": None, "discovered_in": ""}
+    return {"target": target, "url": url, "problems": [], **empty, **parts}
+
+
 def host_report(settings: Settings) -> Report:
     found = discovery.collect(settings.env)
-    return {
-        "target": "host",
-        "url": "",
-        "machines": [],
-        "services": [],
-        "discovery": found,
-        "discovered_in": "ETCD_ENDPOINTS",
-        "problems": discovery.problems(found),
-    }
+    problems = discovery.problems(found)
+    return report("host", discovery=found, discovered_in="ETCD_ENDPOINTS", problems=problems)
 
 
 def deployment_report(settings: Settings, name: str) -> Report:
     t = target(settings, name)
     if not t.exists():
         up = "`sampleapp up`" if name == "compose" else "`sampleapp cluster create`"
-        return {
-            "target": name,
-            "url": t.url,
-            "machines": [],
-            "services": [],
-            "discovery": None,
-            "discovered_in": "",
-            "problems": [f"nothing is deployed: {up} starts it"],
-        }
-    problems: list[str] = []
-    machines = [asdict(m) for m in t.machines()]
-    for m in machines:
-        if m["state"] != "running" or m["swarm"] not in ("ready", "-"):
-            problems.append(f"machine {m['hostname']} is {m['state']} (swarm: {m['swarm']})")
+        return report(name, t.url, problems=[f"nothing is deployed: {up} starts it"])
+    machines = t.machines()
+    problems = [
+        f"machine {m.hostname} is {m.state} (swarm: {m.swarm})"
+        for m in machines
+        if m.state != "running" or m.swarm not in ("ready", "-")
+    ]
     try:
         services = t.services()
     except SampleappError as exc:
         services = {}
         problems.append(f"the services could not be listed: {exc}")
     for s in services.values():
-        if s.failed:
-            problems.append(f"{s.name} {s.failed}")
-        elif not s.converged:
-            verb = "finished" if s.mode == "job" else "ready"
-            problems.append(f"{s.name}: {s.ready} of {s.wanted} {verb}")
+        if s.failed or not s.converged:
+            verb = "finished" if "job" in s.mode else "ready"
+            problems.append(f"{s.name} {s.failed or f'{s.ready} of {s.wanted} {verb}'}")
     found, where, why = driver.discovered(t)
     if found is None:
         problems.append(f"discovery could not be read: {why}")
@@ -100,15 +90,15 @@ def deployment_report(settings: Settings, name: str) -> Report:
         web = services.get("web")
         if web is not None and len(found["servers"]) != web.wanted:
             problems.append(f"{len(found['servers'])} app servers registered, {web.wanted} wanted")
-    return {
-        "target": name,
-        "url": t.url,
-        "machines": machines,
-        "services": [asdict(s) for s in services.values()],
-        "discovery": found,
-        "discovered_in": where,
-        "problems": problems,
-    }
+    return report(
+        name,
+        t.url,
+        machines=[asdict(m) for m in machines],
+        services=[asdict(s) for s in services.values()],
+        discovery=found,
+        discovered_in=where,
+        problems=problems,
+    )
 
 
 def render(report: Report) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from sampleapp.errors import StackError
 from sampleapp.ops import engine, nodes
+from sampleapp.ops.driver import Service, Unit
 from sampleapp.ops.nodes import Cluster, node_docker
 from sampleapp.poll import Pending, poll
 
@@ -149,40 +150,9 @@ UPDATING = {"updating", "rollback_started"}
 STUCK = {"paused", "rollback_paused", "rollback_completed"}
 
 
-@dataclass(frozen=True)
-class Service:
-    name: str  # without the stack prefix
-    mode: str  # replicated, global, replicated job
-    replicas: str  # "2/3", or "0/1 (1/1 completed)" for a job
-    update: str = ""  # the last rolling update's state: updating, completed, paused, rollback_*
-    current: int = 0  # tasks running the image the spec names now (digest included)
-
-    @property
-    def job(self) -> bool:
-        return "completed)" in self.replicas
-
-    @property
-    def counts(self) -> tuple[int, int]:
-        """(running, desired) for a service; (completed, total) for a job."""
-        text = self.replicas
-        if self.job:
-            text = text.partition("(")[2].partition(" ")[0]
-        running, _, desired = text.partition("/")
-        return int(running or 0), int(desired.split()[0] if desired else 0)
-
-    @property
-    def converged(self) -> bool:
-        """The job is complete; or every task runs healthy on the spec's image, no update under
-        way. Right after ``stack deploy`` a rolling update may not have begun yet, so the old
-        tasks would look converged: their image digest tells them apart."""
-        done, wanted = self.counts
-        if self.job:
-            return wanted > 0 and done >= wanted
-        return wanted > 0 and self.current >= wanted and self.update not in UPDATING | STUCK
-
-    @property
-    def stuck(self) -> bool:
-        return self.update in STUCK
+def machine_of(instance: str) -> str:
+    """``core-03-<task id>`` (web's host name template in deploy/stack.yaml) -> ``core-03``."""
+    return instance.split("=", 1)[0].rsplit("-", 1)[0]
 
 
 def update_state(status: Mapping[str, str] | None, since: float | None) -> str:
@@ -201,55 +171,66 @@ def update_state(status: Mapping[str, str] | None, since: float | None) -> str:
 
 
 def services(cluster: Cluster, via: int, since: float | None = None) -> dict[str, Service]:
-    """The stack's services; ``since`` (a time.time()) is when the deploy being waited for
-    began (see ``update_state``)."""
-    out = node_docker(
-        cluster,
-        via,
-        "stack",
-        "services",
-        STACK,
-        "--format",
-        "{{.Name}}\t{{.Mode}}\t{{.Replicas}}",
-    )  # exit 0 and nothing on stdout when the stack has no service
-    rows = [line.split("\t") for line in out.splitlines() if line.count("\t") == 2]
-    updates: dict[str, str] = {}
-    images: dict[str, str] = {}
-    one_shots: set[str] = set()
-    if rows:
-        names = [r[0] for r in rows]
-        # A service removed since the listing (`cluster deploy` replaces migrate) is left out.
-        found = nodes.node_probe(
-            cluster, via, "service", "inspect", *names, known=no_such_service(*names), partial=True
-        )
-        for item in json.loads(found or "[]"):
-            name = item["Spec"]["Name"]
-            updates[name] = update_state(item.get("UpdateStatus"), since)
-            images[name] = item["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
-            if (item["Spec"].get("Labels") or {}).get(ONE_SHOT_LABEL) == "true":
-                one_shots.add(name)
-    # A one-shot service (a job where the CLI cannot deploy one) reads like a job.
-    for row in rows:
-        if row[0] in one_shots:
-            short = row[0].removeprefix(f"{STACK}_")
-            complete = sum(t.state == "complete" for t in tasks(cluster, via, short))
-            wanted = row[2].partition("/")[2].split(" ")[0]
-            row[2] = f"{row[2]} ({complete}/{wanted} completed)"
-    current: dict[str, int] = {}
-    for task in tasks(cluster, via, running_only=True):
-        name = f"{STACK}_{task.service}"
-        if task.state == "running" and task.image == images.get(name):
-            current[name] = current.get(name, 0) + 1
-    return {
-        name.removeprefix(f"{STACK}_"): Service(
-            name.removeprefix(f"{STACK}_"),
-            mode,
-            replicas,
-            updates.get(name, ""),
-            current.get(name, 0),
-        )
-        for name, mode, replicas in rows
-    }
+    """The stack's services as the driver reads them, with the current task of each slot.
+
+    Counted as swarmkit counts for ``docker service ls``: a replicated service wants its
+    replicas, a global one each task meant to run, a job (or a one-shot service standing in for
+    one, ``ONE_SHOT_LABEL``) its completions. It has converged when every wanted task runs the
+    image its spec names now (pinned by digest: right after ``stack deploy`` a rolling update may
+    not have begun, and the old tasks would look converged) and no update is under way.
+    ``since`` (a time.time()) is when the deploy being waited for began (``update_state``).
+    """
+    label = f"label=com.docker.stack.namespace={STACK}"
+    ids = node_docker(cluster, via, "service", "ls", "-q", "--filter", label).split()
+    if not ids:
+        return {}
+    # A service removed since the listing (`cluster deploy` replaces migrate) is left out.
+    found = nodes.node_probe(
+        cluster, via, "service", "inspect", *ids, known=no_such_service(*ids), partial=True
+    )
+    slots: dict[str, list[Task]] = {}
+    for task in current_tasks(cluster, via):
+        slots.setdefault(task.service, []).append(task)
+    result = {}
+    for item in json.loads(found or "[]"):
+        spec, mode = item["Spec"], item["Spec"]["Mode"]
+        name = spec["Name"].removeprefix(f"{STACK}_")
+        held = slots.get(name, [])
+        running = [t for t in held if t.state == "running" and t.desired.lower() == "running"]
+        update = update_state(item.get("UpdateStatus"), since)
+        if "ReplicatedJob" in mode or (spec.get("Labels") or {}).get(ONE_SHOT_LABEL) == "true":
+            kind = "job" if "ReplicatedJob" in mode else "one-shot job"
+            counts = mode.get("ReplicatedJob") or mode["Replicated"]
+            wanted = int(counts.get("TotalCompletions") or counts.get("Replicas") or 1)
+            ready = sum(t.state == "complete" for t in held)
+            converged = ready >= wanted
+        else:
+            kind = "global" if "Global" in mode else "replicated"
+            wanted = (
+                (mode.get("Replicated") or {}).get("Replicas", 0)
+                if kind == "replicated"
+                else (sum(t.desired.lower() == "running" for t in held))
+            )
+            ready = len(running)
+            image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
+            current = sum(t.image == image for t in running)
+            converged = wanted > 0 and current >= wanted and update not in UPDATING | STUCK
+        units = tuple(Unit(name, t.node or "-", t.current, "", t.error) for t in held)
+        failed = f"update is {update}" if update in STUCK else ""
+        result[name] = Service(name, kind, ready, wanted, converged, failed, units)
+    return result
+
+
+def current_tasks(cluster: Cluster, via: int) -> list[Task]:
+    """The current task of every slot: the one meant to run, else the newest (history left out)."""
+    current: dict[str, Task] = {}
+    for task in tasks(cluster, via):  # newest first within each slot
+        held = current.get(task.slot)
+        if held is None or (
+            held.desired.lower() != "running" and task.desired.lower() == "running"
+        ):
+            current[task.slot] = task
+    return sorted(current.values(), key=lambda t: (t.service, t.node))
 
 
 @dataclass(frozen=True)
@@ -345,21 +326,8 @@ def remove_stack(cluster: Cluster, via: int) -> None:
 def service_logs(cluster: Cluster, via: int, service: str, lines: int = 30) -> str:
     """Only ever part of the message of a failure being raised (``cluster.failure``): when
     ``docker service logs`` itself fails, its own complaint is what shows there."""
-    out = engine.run(
-        [
-            "docker",
-            "--host",
-            f"unix://{cluster.socket(via)}",
-            "service",
-            "logs",
-            "--tail",
-            str(lines),
-            "--no-task-ids",
-            f"{STACK}_{service}",
-        ],
-        check=False,
-        timeout=30,
-    )
+    logs = ["service", "logs", "--tail", str(lines), "--no-task-ids", f"{STACK}_{service}"]
+    out = engine.run([*cluster.docker(via), *logs], check=False, timeout=30)
     return engine.tail(out.stdout + out.stderr, lines)
 
 

@@ -52,11 +52,6 @@ from tests.support.etcd import wait_until
 pytestmark = pytest.mark.docker
 
 
-def machine_of(instance: str) -> str:
-    """``core-03-<task id>`` (the web service's host name template) -> ``core-03``."""
-    return instance.rsplit("-", 1)[0]
-
-
 def served_by(url: str, requests: int) -> Counter[str]:
     with httpx.Client(timeout=20, trust_env=False) as http:
         return Counter(http.get(url + "/").headers["X-Served-By"] for _ in range(requests))
@@ -64,7 +59,7 @@ def served_by(url: str, requests: int) -> Counter[str]:
 
 def servers_on(c: Cluster, machine: str) -> list[str]:
     """The registered app servers of one machine."""
-    return [i for i in registered(c) if machine_of(i) == machine]
+    return [i for i in registered(c) if swarm.machine_of(i) == machine]
 
 
 def registered(c: Cluster) -> dict[str, str]:
@@ -189,7 +184,7 @@ def wait_for_traffic_on(c: Cluster, machine: str) -> None:
     """Until a request through the edge is served on ``machine``; the deadline outlasts the
     proxy's probes and status's grace (a few 5 s probes, 12 s), so a lost path is named by then."""
     wait_until(
-        lambda: any(machine_of(i) == machine for i in served_by(c.url, 6)),
+        lambda: any(swarm.machine_of(i) == machine for i in served_by(c.url, 6)),
         45,
         f"a request served on {machine}",
         interval=0.5,
@@ -356,7 +351,7 @@ def test_create_makes_three_labelled_machines_and_a_second_create_changes_nothin
 
 
 def test_tasks_run_where_the_constraints_say(serving: Cluster) -> None:
-    tasks = cluster_stack.current_tasks(serving, swarm.manager(serving, 3))
+    tasks = swarm.current_tasks(serving, swarm.manager(serving, 3))
     where: dict[str, list[str]] = {}
     for task in tasks:
         if task.state in ("running", "complete"):
@@ -372,15 +367,15 @@ def test_tasks_run_where_the_constraints_say(serving: Cluster) -> None:
     assert where["migrate"], "the migrate job did not complete"
     services = swarm.services(serving, swarm.manager(serving, 3))
     jobs = cluster.cli_version() >= cluster_stack.JOBS_CLI  # else a one-shot service stands in
-    assert services["migrate"].mode == ("replicated job" if jobs else "replicated")
-    assert services["migrate"].job and services["migrate"].converged
+    assert services["migrate"].mode == ("job" if jobs else "one-shot job")
+    assert services["migrate"].converged
 
 
 def test_requests_through_the_proxy_reach_the_app_servers_on_all_three_machines(
     serving: Cluster,
 ) -> None:
     served = served_by(serving.url, 30)
-    assert sorted(machine_of(i) for i in served) == ["core-01", "core-02", "core-03"], served
+    assert sorted(swarm.machine_of(i) for i in served) == ["core-01", "core-02", "core-03"], served
     assert set(served) == set(registered(serving))
 
 
@@ -416,15 +411,15 @@ def test_debians_docker_cli_redeploys_and_migrate_runs_again_adding_nothing(
         cluster_stack.deploy(load_settings(), Progress(), timeout=300)
         migrate = swarm.services(deployed, via)["migrate"]
         again = {t.task_id for t in swarm.tasks(deployed, via, "migrate")}
-    assert migrate.converged and migrate.counts == (1, 1), migrate
-    assert ("job" in migrate.mode) == (old >= cluster_stack.JOBS_CLI), (old, migrate)
+    assert migrate.converged and (migrate.ready, migrate.wanted) == (1, 1), migrate
+    assert (migrate.mode == "job") == (old >= cluster_stack.JOBS_CLI), (old, migrate)
     assert again and not again & first_runs, "migrate did not run again"
     assert cluster_row_counts(deployed) == before
     assert httpx.get(deployed.url + "/", timeout=10, trust_env=False).status_code == 200
     # Back on the machine's CLI, migrate is what that CLI deploys.
     cluster_stack.deploy(load_settings(), Progress(), timeout=300)
     mode = swarm.services(deployed, via)["migrate"].mode
-    assert ("job" in mode) == (cluster.cli_version() >= cluster_stack.JOBS_CLI), mode
+    assert (mode == "job") == (cluster.cli_version() >= cluster_stack.JOBS_CLI), mode
     assert cluster_row_counts(deployed) == before
 
 
@@ -483,7 +478,7 @@ def test_stopping_core_03_under_load_fails_no_request_and_its_server_leaves_with
         stop_core_03(serving, cluster_env.lease_ttl)
         load.wait_for(60)
     assert load.failures == []
-    assert {machine_of(i) for i in served_by(serving.url, 12)} == {"core-01", "core-02"}
+    assert {swarm.machine_of(i) for i in served_by(serving.url, 12)} == {"core-01", "core-02"}
     said: list[str] = []
     assert (
         status.main(load_settings(), "cluster", write=said.append) == 1

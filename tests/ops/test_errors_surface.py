@@ -94,7 +94,7 @@ ENGINE_CALLS: list[tuple[str, Callable[[], object], int | None]] = [
     ),
     ("docker ps -aq", on_node(lambda c: driver.registered(SwarmStack(load_settings()))), None),
     ("docker ps -aq", lambda: status.deployment_report(load_settings(), "cluster"), None),
-    ("docker stack services on core-01", on_node(lambda c: swarm.services(c, 1)), 1),
+    ("docker service ls on core-01", on_node(lambda c: swarm.services(c, 1)), 1),
     ("docker stack ps on core-01", on_node(lambda c: swarm.tasks(c, 1)), 1),
     ("docker service ps on core-01", on_node(lambda c: swarm.tasks(c, 1, "web")), 1),
     ("docker service inspect on core-01", on_node(lambda c: swarm.service_image(c, 1, "web")), 1),
@@ -180,7 +180,7 @@ def test_a_node_socket_nothing_listens_on_is_an_engine_that_does_not_answer(
         assert nodes.engine_answers(c, 1) is False
         with pytest.raises(StackError) as raised:
             swarm.services(c, 1)
-        assert "docker stack services on core-01 failed (exit 1): " in str(raised.value)
+        assert "docker service ls on core-01 failed (exit 1): " in str(raised.value)
         assert cannot_connect(f"unix://{c.socket(1)}") in str(raised.value)
     finally:
         shutil.rmtree(run_dir)

@@ -169,7 +169,10 @@ def test_running_migrate_again_three_at_once_adds_nothing(running_stack: StackEn
 
 
 def test_app_servers_find_the_database_through_the_projects_dns(running_stack: StackEnv) -> None:
-    db_ip = compose.containers(load_settings(), "db")[0].ip["back"]
+    db = compose.containers(load_settings(), "db")[0]
+    back = f"{load_settings().project}_back"
+    address = f'{{{{(index .NetworkSettings.Networks "{back}").IPAddress}}}}'
+    db_ip = engine.docker("inspect", "--format", address, db.id).strip()
     web = compose.containers(load_settings(), "web")[0]
     resolve = "import socket; print(socket.gethostbyname('{}'))"
     for name in ("some-postgres.sampleapp.local", "db.sampleapp.local", "db"):
