@@ -33,51 +33,33 @@ class Base:
 
     variable: str  # how Compose/stack files and the Dockerfile receive it
     public: str
-    local: str
-    dockerfile: str
+    local: str  # sampleapp-local/<name>:<version>, built from deploy/images/local/<name>.Dockerfile
+
+    @property
+    def dockerfile(self) -> str:
+        return self.local.partition("/")[2].partition(":")[0] + ".Dockerfile"
+
+    def found(self) -> str | None:
+        """The public image, or else the local equivalent, when this engine has it."""
+        return next((ref for ref in (self.public, self.local) if image_exists(ref)), None)
 
 
 BASES = (
-    Base(
-        "SAMPLEAPP_PYTHON_IMAGE",
-        "python:3.11-slim-bookworm",
-        "sampleapp-local/python:3.11",
-        "python.Dockerfile",
-    ),
-    Base(
-        "SAMPLEAPP_POSTGRES_IMAGE",
-        "postgres:15.10-bookworm",
-        "sampleapp-local/postgres:15",
-        "postgres.Dockerfile",
-    ),
-    Base(
-        "SAMPLEAPP_ETCD_IMAGE",
-        "quay.io/coreos/etcd:v3.5.17",
-        "sampleapp-local/etcd:3.4",
-        "etcd.Dockerfile",
-    ),
+    Base("SAMPLEAPP_PYTHON_IMAGE", "python:3.11-slim-bookworm", "sampleapp-local/python:3.11"),
+    Base("SAMPLEAPP_POSTGRES_IMAGE", "postgres:15.10-bookworm", "sampleapp-local/postgres:15"),
+    Base("SAMPLEAPP_ETCD_IMAGE", "quay.io/coreos/etcd:v3.5.17", "sampleapp-local/etcd:3.4"),
 )
 
 # What the local cluster runs on the host engine besides the app: its machines (Docker-in-Docker
 # nodes) and the registry they pull from; and the edge's nginx (deploy/nginx/edge.conf), which
 # only the cluster runs. Resolved only by `sampleapp cluster create`.
 CLUSTER_BASES = (
-    Base(
-        "SAMPLEAPP_DIND_IMAGE",
-        "docker:27.3-dind",
-        "sampleapp-local/dind:20.10",
-        "dind.Dockerfile",
-    ),
-    Base(
-        "SAMPLEAPP_REGISTRY_IMAGE",
-        "registry:2.8",
-        "sampleapp-local/registry:2.8",
-        "registry.Dockerfile",
-    ),
+    Base("SAMPLEAPP_DIND_IMAGE", "docker:27.3-dind", "sampleapp-local/dind:20.10"),
+    Base("SAMPLEAPP_REGISTRY_IMAGE", "registry:2.8", "sampleapp-local/registry:2.8"),
 )
-EDGE_BASE = Base(
-    "SAMPLEAPP_NGINX_IMAGE", "nginx:1.27-bookworm", "sampleapp-local/nginx:1.22", "nginx.Dockerfile"
-)
+EDGE_BASE = Base("SAMPLEAPP_NGINX_IMAGE", "nginx:1.27-bookworm", "sampleapp-local/nginx:1.22")
+# What debian:bookworm-slim leaves out: package caches and these under /usr/share.
+SLIM_SHARE = ("doc", "man", "locale", "info")
 
 
 def build_debian_rootfs(progress: Progress, tag: str = DEBIAN_LOCAL) -> None:
@@ -97,60 +79,29 @@ def build_debian_rootfs(progress: Progress, tag: str = DEBIAN_LOCAL) -> None:
     progress.step(f"Building {tag} with debootstrap from {DEBIAN_MIRROR} (about a minute)")
     with tempfile.TemporaryDirectory(prefix="sampleapp-rootfs-") as tmp:
         root = Path(tmp) / "rootfs"
-        result = run(
-            [
-                "debootstrap",
-                "--variant=minbase",
-                "--include=ca-certificates",
-                "bookworm",
-                str(root),
-                DEBIAN_MIRROR,
-            ],
-            check=False,
-            timeout=1800,
-        )
+        args = ["debootstrap", "--variant=minbase", "--include=ca-certificates", "bookworm"]
+        result = run([*args, str(root), DEBIAN_MIRROR], check=False, timeout=1800)
         progress.log(result.stdout + result.stderr)  # check=False: logged whole, then raised
         if result.returncode != 0:
             said = printed(result.stdout, result.stderr)
             fix = f"check that {DEBIAN_MIRROR} is reachable; the whole log: {progress.log_path}"
             raise failure("debootstrap", result.returncode, said, fix)
-        # What debian:bookworm-slim leaves out: package caches, docs, man pages, locales.
-        for junk in (
-            "var/cache/apt/archives",
-            "var/lib/apt/lists",
-            "usr/share/doc",
-            "usr/share/man",
-            "usr/share/locale",
-            "usr/share/info",
-        ):
+        share = [f"usr/share/{name}" for name in SLIM_SHARE]
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", *share):
             for child in (root / junk).glob("*"):
                 if child.is_dir() and not child.is_symlink():
                     shutil.rmtree(child)
                 elif child.name != "lock":
                     child.unlink()
-        (root / "etc/dpkg/dpkg.cfg.d/docker-slim").write_text(
-            "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\n"
-            "path-exclude /usr/share/locale/*\npath-exclude /usr/share/info/*\n"
-        )
+        excluded = "".join(f"path-exclude /{path}/*\n" for path in share)
+        (root / "etc/dpkg/dpkg.cfg.d/docker-slim").write_text(excluded)
         (root / "etc/apt/apt.conf.d/docker-slim").write_text(
             'APT::Install-Recommends "false";\nAcquire::Languages "none";\n'
         )
         with subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE) as tar:
-            imported = subprocess.run(
-                [
-                    "docker",
-                    "import",
-                    "--change",
-                    'CMD ["bash"]',
-                    "--change",
-                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "-",
-                    tag,
-                ],
-                stdin=tar.stdout,
-                capture_output=True,
-                text=True,
-            )
+            path = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            args = ["docker", "import", "--change", 'CMD ["bash"]', "--change", path, "-", tag]
+            imported = subprocess.run(args, stdin=tar.stdout, capture_output=True, text=True)
         if tar.returncode != 0 or imported.returncode != 0:
             said = f"(tar exited {tar.returncode}) {printed(imported.stdout, imported.stderr)}"
             code = imported.returncode or tar.returncode
@@ -163,43 +114,28 @@ def resolve(progress: Progress, bases: tuple[Base, ...] = BASES) -> dict[str, st
     chosen: dict[str, str] = {}
     offline: bool | None = None
     for base in bases:
-        if image_exists(base.public):
-            chosen[base.variable] = base.public
-            continue
-        if image_exists(base.local):
-            chosen[base.variable] = base.local
-            continue
-        if offline is None:
+        ref = base.found()
+        if ref is None and offline is not True:
             progress.step(f"Pulling {base.public}")
-            offline = not registry_reachable(base.public)
-            if not offline:
-                chosen[base.variable] = base.public
-                continue
-            progress.info(
-                "no registry answers: building local equivalents from Debian packages "
-                "(see deploy/images/local/README.md)"
-            )
-        elif not offline:  # a registry answered for the first base: it must give this one
-            progress.step(f"Pulling {base.public}")
-            docker("pull", "-q", base.public, timeout=600, fix="check your registry access")
-            chosen[base.variable] = base.public
-            continue
-        build_debian_rootfs(progress)
-        progress.step(f"Building {base.local} (local equivalent of {base.public})")
-        docker(
-            "build",
-            "-q",
-            "-t",
-            base.local,
-            "--build-arg",
-            f"DEBIAN_BASE={DEBIAN_LOCAL}",
-            "-f",
-            str(LOCAL_DIR / base.dockerfile),
-            str(LOCAL_DIR),
-            timeout=1800,
-            fix="check that the Debian mirror is reachable from containers",
-        )
-        chosen[base.variable] = base.local
+            if offline is None:  # the first pull tells whether a registry answers
+                offline = not registry_reachable(base.public)
+                if offline:
+                    progress.info(
+                        "no registry answers: building local equivalents from Debian packages "
+                        "(see deploy/images/local/README.md)"
+                    )
+            else:  # a registry answered for the first base: it must give this one
+                docker("pull", "-q", base.public, timeout=600, fix="check your registry access")
+            ref = None if offline else base.public
+        if ref is None:
+            build_debian_rootfs(progress)
+            progress.step(f"Building {base.local} (local equivalent of {base.public})")
+            build = ["build", "-q", "-t", base.local, "--build-arg", f"DEBIAN_BASE={DEBIAN_LOCAL}"]
+            dockerfile = str(LOCAL_DIR / base.dockerfile)
+            fix = "check that the Debian mirror is reachable from containers"
+            docker(*build, "-f", dockerfile, str(LOCAL_DIR), timeout=1800, fix=fix)
+            ref = base.local
+        chosen[base.variable] = ref
     return chosen
 
 
@@ -210,11 +146,11 @@ def present(
     engine; raise naming ``fix`` when neither is there. Never pulls or builds."""
     chosen: dict[str, str] = {}
     for base in bases:
-        found = [ref for ref in (base.public, base.local) if image_exists(ref)]
-        if not found:
+        found = base.found()
+        if found is None:
             raise PreflightError(
                 f"Neither {base.public} nor its local equivalent {base.local} is on this engine: "
                 f"{fix} makes it"
             )
-        chosen[base.variable] = found[0]
+        chosen[base.variable] = found
     return chosen

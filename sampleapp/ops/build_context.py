@@ -5,6 +5,7 @@ not restart on an app release (proxy, dns, register-db) an image tagged by a has
 they run. Both hashes are computed here, from the files ``docker build`` would send: the
 ``.dockerignore`` patterns are read the way Docker's patternmatcher reads them (the last pattern
 matching a path or one of its parents decides), so a file the build never sees changes nothing.
+(pathspec would not do: gitignore's ``!README.md`` re-includes a README.md at any depth.)
 """
 
 from __future__ import annotations
@@ -23,48 +24,24 @@ REPO = Path(__file__).resolve().parents[2]
 # What proxy, dns and register-db run, besides the installed dependencies and the base image:
 # the entry point and what it imports for them (healthcheck included), the discovery package, the
 # nginx template and 503 page. The rest of sampleapp/ (the Django app, serve.py, ops/) is app-only.
-INFRA_FILES = frozenset(
-    {
-        "Dockerfile",
-        ".dockerignore",
-        "requirements.lock",
-        "sampleapp/__init__.py",
-        "sampleapp/cli.py",
-        "sampleapp/errors.py",
-        "sampleapp/progress.py",
-        "sampleapp/healthcheck.py",
-    }
-)
+INFRA_FILES = frozenset({"Dockerfile", ".dockerignore", "requirements.lock"}) | {
+    f"sampleapp/{name}.py" for name in ("__init__", "cli", "errors", "progress", "healthcheck")
+}
 INFRA_TREES = ("sampleapp/discovery/", "deploy/nginx/")
-# pyproject.toml's tables that change the installed package; not the linters' and tests' config.
-INFRA_PYPROJECT = ("build-system", "project", "tool.setuptools")
+# A .dockerignore pattern's tokens: `**` (with its slash), `*`, `?`, a [class], an escaped char.
+TOKENS = re.compile(r"\*\*/?|\*|\?|\[[^]]*\]|\\.|.", re.DOTALL)
 
 
 def _ignore_regex(pattern: str) -> re.Pattern[str]:
-    """A .dockerignore pattern as Docker's patternmatcher reads it (``**``, ``*``, ``?``)."""
-    out, i = "^", 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "*" and pattern[i + 1 : i + 2] == "*":
-            i += 1
-            if pattern[i + 1 : i + 2] == "/":
-                i += 1
-            out += ".*" if i + 1 >= len(pattern) else "(.*/)?"
-        elif ch == "*":
-            out += "[^/]*"
-        elif ch == "?":
-            out += "[^/]"
-        elif ch == "[" and "]" in pattern[i:]:
-            end = pattern.index("]", i)
-            out += pattern[i : end + 1]
-            i = end
-        elif ch == "\\" and i + 1 < len(pattern):
-            i += 1
-            out += re.escape(pattern[i])
-        else:
-            out += re.escape(ch)
-        i += 1
-    return re.compile(out + "$")
+    def token(found: re.Match[str]) -> str:
+        text = found.group()
+        if text.startswith("**"):
+            return ".*" if found.end() == len(pattern) else "(.*/)?"
+        if text in ("*", "?"):
+            return "[^/]*" if text == "*" else "[^/]"
+        return text if text[0] == "[" and len(text) > 1 else re.escape(text[-1])
+
+    return re.compile("^" + TOKENS.sub(token, pattern) + "$")
 
 
 @dataclass(frozen=True)
@@ -76,26 +53,19 @@ class IgnoreRule:
 
 def ignore_rules(root: Path) -> list[IgnoreRule]:
     path = root / ".dockerignore"
+    lines = [line.strip() for line in path.read_text().splitlines()] if path.exists() else []
     rules = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        pattern = line.strip()
-        if not pattern or pattern.startswith("#"):
-            continue
-        include = pattern.startswith("!")
-        pattern = os.path.normpath(pattern.removeprefix("!").strip()).lstrip("/")
-        literal = []
-        for part in pattern.split("/"):
-            if re.search(r"[*?\[\\]", part):
-                break
-            literal.append(part)
-        rules.append(IgnoreRule(_ignore_regex(pattern), include, "/".join(literal)))
+    for line in (line for line in lines if line and not line.startswith("#")):
+        pattern = os.path.normpath(line.removeprefix("!").strip()).lstrip("/")
+        literal = re.split(r"/?[^/]*[*?\[\\]", pattern, maxsplit=1)[0]
+        rules.append(IgnoreRule(_ignore_regex(pattern), line.startswith("!"), literal))
     return rules
 
 
 def _ignored(path: str, rules: list[IgnoreRule]) -> bool:
     """Docker's rule: the last pattern matching the path or one of its parents decides."""
     parts = path.split("/")
-    candidates = [path] + ["/".join(parts[:n]) for n in range(1, len(parts))]
+    candidates = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
     ignored = False
     for rule in rules:
         if any(rule.regex.match(candidate) for candidate in candidates):
@@ -115,19 +85,17 @@ def context_files(root: Path = REPO) -> list[str]:
     for directory, dirs, files in os.walk(root):
         here = Path(directory).relative_to(root).as_posix()
         prefix = "" if here == "." else here + "/"
-        kept = []
-        for name in sorted(dirs):
-            path = prefix + name
-            reachable = any(
+        dirs[:] = [
+            name
+            for name in sorted(dirs)
+            if not _ignored(prefix + name, rules)
+            or any(
                 not literal
-                or literal.startswith(path + "/")
-                or literal == path
-                or path.startswith(literal + "/")
+                or f"{literal}/".startswith(f"{prefix}{name}/")
+                or f"{prefix}{name}/".startswith(f"{literal}/")
                 for literal in includes
             )
-            if reachable or not _ignored(path, rules):
-                kept.append(name)
-        dirs[:] = kept
+        ]
         found.update(prefix + name for name in files if not _ignored(prefix + name, rules))
     return sorted(found)
 
@@ -136,40 +104,33 @@ def _digest(root: Path, paths: Iterable[str], extra: Iterable[str] = ()) -> str:
     """sha256 over each file's path, executable bit and content (a symlink: its target)."""
     total = hashlib.sha256()
     for path in sorted(paths):
-        full = root / path
-        info = full.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            content = hashlib.sha256(os.readlink(full).encode()).hexdigest()
-        else:
-            content = hashlib.sha256(full.read_bytes()).hexdigest()
+        info = (root / path).lstat()
+        link = stat.S_ISLNK(info.st_mode)
+        data = os.readlink(root / path).encode() if link else (root / path).read_bytes()
         executable = "x" if info.st_mode & 0o111 else "-"
-        total.update(f"{path}\0{executable}\0{content}\n".encode())
+        total.update(f"{path}\0{executable}\0{hashlib.sha256(data).hexdigest()}\n".encode())
     for item in extra:
         total.update(f"{item}\n".encode())
     return total.hexdigest()
 
 
 def _pyproject_packaging(root: Path) -> str:
-    """The packaging part of pyproject.toml (INFRA_PYPROJECT), as canonical JSON."""
+    """pyproject.toml's tables that change the installed package (not the linters' and tests'
+    config, nor the dev extras), as canonical JSON."""
     path = root / "pyproject.toml"
     data = tomllib.loads(path.read_text()) if path.exists() else {}
-    picked: dict[str, object] = {}
-    for dotted in INFRA_PYPROJECT:
-        table: object = data
-        for key in dotted.split("."):
-            table = table.get(key, {}) if isinstance(table, dict) else {}
-        if dotted == "project" and isinstance(table, dict):
-            table = {k: v for k, v in table.items() if k != "optional-dependencies"}
-        picked[dotted] = table
-    return json.dumps(picked, sort_keys=True)
+    project = {k: v for k, v in data.get("project", {}).items() if k != "optional-dependencies"}
+    tables = {"build-system": data.get("build-system", {}), "project": project}
+    tables["tool.setuptools"] = data.get("tool", {}).get("setuptools", {})
+    return json.dumps(tables, sort_keys=True)
 
 
 def _is_wheel(path: str) -> bool:
     return path.startswith("wheelhouse/") and path.endswith(".whl")
 
 
-def _is_infra(path: str) -> bool:
-    return path in INFRA_FILES or path.startswith(INFRA_TREES)
+def _sha256(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -181,20 +142,18 @@ class BuildInputs:
     """
 
     sources: str  # every context file but the wheelhouse's wheels
-    infra: str  # the infra roles' files (INFRA_FILES, INFRA_TREES, pyproject's packaging)
+    infra: str  # the infra roles' files (INFRA_FILES, INFRA_TREES) and pyproject's packaging
     wheels: str  # the third-party wheels
     base: str  # the Python base image's ID
     revision: str  # the commit, written into a label
 
     @property
     def app_hash(self) -> str:
-        parts = ("app", self.sources, self.wheels, self.base, self.revision)
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        return _sha256("app", self.sources, self.wheels, self.base, self.revision)
 
     @property
     def infra_hash(self) -> str:
-        parts = ("infra", self.infra, self.wheels, self.base)
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        return _sha256("infra", self.infra, self.wheels, self.base)
 
 
 def wheels_digest(root: Path = REPO) -> str:
@@ -205,10 +164,11 @@ def wheels_digest(root: Path = REPO) -> str:
 def build_inputs(root: Path = REPO, *, base: str, revision: str = "unknown") -> BuildInputs:
     """Hash the build context under ``root`` for a build on the base image ``base`` (its ID)."""
     files = [p for p in context_files(root) if not _is_wheel(p)]
+    infra = [p for p in files if p in INFRA_FILES or p.startswith(INFRA_TREES)]
     return BuildInputs(
-        sources=_digest(root, files),
-        infra=_digest(root, [p for p in files if _is_infra(p)], [_pyproject_packaging(root)]),
-        wheels=wheels_digest(root),
-        base=base,
-        revision=revision,
+        _digest(root, files),
+        _digest(root, infra, [_pyproject_packaging(root)]),
+        wheels_digest(root),
+        base,
+        revision,
     )

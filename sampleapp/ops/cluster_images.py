@@ -2,16 +2,10 @@
 the stack names them.
 
 The nodes pull from the cluster's own registry, so every image the stack runs is pushed there
-first and named pinned to the digest that landed (``registry:5000/sampleapp:0.1@sha256:...``):
-a deploy runs exactly what was pushed, and runs it again unchanged when nothing changed. Three
-kinds of image, three rules. The app (web, migrate) is the current build under its version and
-commit tags, or a host image given to ``cluster deploy --image``; its tags move, so it is always
-pushed. proxy, dns and register-db run the infra tag of that app image
-(``sampleapp-infra:<hash of their inputs>``, see ``images.ensure_infra_image``), so a new app
-version leaves them running. etcd, PostgreSQL and the edge (the nginx holding the public port,
-whose host-mode port makes its own updates stop-first) run their pinned bases. Those tags name
-their content, so one the registry already has is not pushed again: a rebuild from the same
-inputs has another digest and would restart them for nothing.
+first and named pinned to the digest that landed: a deploy runs exactly what was pushed, and runs
+it again unchanged when nothing changed. The app's tags move, so it is always pushed; the others
+(the infra tag, the pinned bases) name their content, so one the registry has is kept: see
+:func:`push_images`.
 """
 
 from __future__ import annotations
@@ -42,8 +36,8 @@ def tagged(ref: str) -> str:
 
 @dataclass(frozen=True)
 class Pushed:
-    """What a deploy runs: each stack image variable -> its image as the nodes pull it, pinned
-    to the digest that was pushed (``registry:5000/sampleapp:0.1@sha256:...``)."""
+    """Each stack image variable -> its image as the nodes pull it, pinned to the digest pushed
+    (``registry:5000/sampleapp:0.1@sha256:...``)."""
 
     images: dict[str, str]
     changed: list[str]  # the registry tags whose image is new or moved, one line each
@@ -62,9 +56,8 @@ def app_pushes(app: str | None) -> list[tuple[str, str]]:
 
 def stack_sources(app: str | None, progress: Progress) -> dict[str, str]:
     """The host engine's image for every stack variable but the app's: the infra roles (proxy,
-    dns, register-db) run the infra tag of the app image, which changes only with their own
-    inputs, so that a new app version leaves them running; etcd, PostgreSQL and the edge their
-    pinned bases."""
+    dns, register-db) run the app image's infra tag (see ``images.ensure_infra_image``), etcd,
+    PostgreSQL and the edge their pinned bases."""
     if app is None and not engine.image_exists(images.APP_IMAGE):
         images.build_app_image(progress)
     if app is not None and not engine.image_exists(app):
@@ -116,10 +109,7 @@ def push_images(
     for variable, source, path, moves in pushes:
         target = f"{host}/{path}"
         name, _, tag = path.rpartition(":")
-        try:
-            before = release.remote_digest(host, name, tag)
-        except StackError:
-            before = ""
+        before = release.remote_digest(host, name, tag, missing="")
         if before and not moves:
             digest, state = before, "already there"
         else:

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from subprocess import PIPE, STDOUT
 
 from sampleapp.errors import PreflightError, StackError
 from sampleapp.poll import PENDING, poll
@@ -31,6 +32,7 @@ MIN_ENGINE = (20, 10)
 CANNOT_CONNECT = ("Cannot connect to the Docker daemon", "error during connect")
 NO_SUCH_IMAGE = ("No such image",)
 NO_SUCH_OBJECT = ("No such object", "No such container")
+ENGINE_FIX = "see the Docker engine's message above"
 
 
 def tail(text: str, lines: int = 30) -> str:
@@ -74,21 +76,13 @@ def run(
     input: str | None = None,
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command, capturing its output; failures become StackError."""
-    full_env = {**os.environ, **env} if env else None
+    env = {**os.environ, **env} if env else None
     with mapped_errors(what or " ".join(args[:3]), fix):
         return subprocess.run(
-            list(args),
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=full_env,
-            cwd=cwd,
-            check=check,
+            args, input=input, capture_output=True, text=True, timeout=timeout, env=env, check=check
         )
 
 
@@ -97,7 +91,7 @@ def probe(
     known: Sequence[str],
     *,
     what: str | None = None,
-    fix: str = "see the Docker engine's message above",
+    fix: str = ENGINE_FIX,
     timeout: float | None = 300,
     partial: bool = False,
 ) -> str | None:
@@ -125,22 +119,16 @@ def stream(
     what: str | None = None,
     fix: str = "see the output above",
     env: Mapping[str, str] | None = None,
-    lines: int = 30,
 ) -> None:
     """Run a command with its output (stderr merged) on this terminal as it comes; a failure
-    raises like :func:`run`, with the last ``lines`` it printed kept for the message."""
+    raises like :func:`run`, with the last 30 lines it printed kept for the message."""
     what = what or " ".join(args[:3])
-    last: deque[str] = deque(maxlen=lines)
-    full_env = {**os.environ, **env} if env else None
+    last: deque[str] = deque(maxlen=30)
+    env = {**os.environ, **env} if env else None
     with (
         mapped_errors(what, fix),
         subprocess.Popen(
-            list(args),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            env=full_env,
+            args, stdout=PIPE, stderr=STDOUT, text=True, errors="replace", env=env
         ) as process,
     ):
         for line in process.stdout or ():
@@ -156,19 +144,14 @@ def docker(
     timeout: float | None = 300,
     check: bool = True,
     input: str | None = None,
-    fix: str = "see the Docker engine's message above",
+    fix: str = ENGINE_FIX,
     env: Mapping[str, str] | None = None,
     what: str | None = None,
 ) -> str:
     """``docker <args>``, returning stdout."""
+    what = what or f"docker {' '.join(args[:2])}"
     return run(
-        ["docker", *args],
-        what=what or f"docker {' '.join(args[:2])}",
-        fix=fix,
-        timeout=timeout,
-        check=check,
-        input=input,
-        env=env,
+        ["docker", *args], what=what, fix=fix, timeout=timeout, check=check, input=input, env=env
     ).stdout
 
 
@@ -189,12 +172,9 @@ def exec_in(
     if result.returncode in (125, 126, 127) or (
         result.returncode and any(line in result.stderr for line in docker_said)
     ):
-        raise failure(
-            f"docker exec {container}{where} {' '.join(argv)}",
-            result.returncode,
-            printed(result.stdout, result.stderr),
-            "see `sampleapp status`",
-        )
+        what = f"docker exec {container}{where} {' '.join(argv)}"
+        said = printed(result.stdout, result.stderr)
+        raise failure(what, result.returncode, said, "see `sampleapp status`")
     return result
 
 
@@ -216,12 +196,9 @@ def engine_version() -> tuple[int, int] | None:
     Any other failure (no permission on the socket, a daemon that hangs) raises: starting
     another dockerd would not help.
     """
-    out = probe(
-        ["docker", "version", "--format", "{{.Server.Version}}"],
-        CANNOT_CONNECT,
-        timeout=20,
-        fix="if it says permission denied: `sudo usermod -aG docker $USER`, then log in again",
-    )
+    args = ["docker", "version", "--format", "{{.Server.Version}}"]
+    fix = "if it says permission denied: `sudo usermod -aG docker $USER`, then log in again"
+    out = probe(args, CANNOT_CONNECT, timeout=20, fix=fix)
     return None if out is None else version_tuple(out, "docker version (server)")
 
 
@@ -244,13 +221,8 @@ def ensure_engine(timeout: float = 60) -> tuple[int, int]:
         # `setsid --fork` detaches the daemon: it outlives this process, is not our child to
         # reap, and the log file is only held open by the daemon itself.
         with DOCKERD_LOG.open("ab") as log:
-            subprocess.run(
-                ["setsid", "--fork", "dockerd"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                check=True,
-            )
+            detach = ["setsid", "--fork", "dockerd"]
+            subprocess.run(detach, stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=True)
         version = poll(
             "Waiting for dockerd to answer",
             lambda: engine_version() or PENDING,
@@ -279,8 +251,7 @@ def image_id(ref: str) -> str | None:
 def image_labels(ref: str) -> dict[str, str]:
     """The image's labels; empty when it has none or does not exist."""
     args = ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref]
-    out = probe(args, NO_SUCH_IMAGE)
-    labels = json.loads(out or "null")
+    labels = json.loads(probe(args, NO_SUCH_IMAGE) or "null")
     return dict(labels) if isinstance(labels, dict) else {}
 
 
@@ -290,8 +261,7 @@ def registry_reachable(ref: str) -> bool:
     Only a refusal the daemon gives (no registry answers, no such image there, a rate limit) is
     a no; the CLI failing to reach the daemon is not an answer about registries, and raises.
     """
-    args = ["docker", "pull", "-q", ref]
-    refused = ("Error response from daemon",)
+    args, refused = ["docker", "pull", "-q", ref], ("Error response from daemon",)
     return probe(args, refused, what=f"docker pull {ref}", timeout=600) is not None
 
 

@@ -22,19 +22,10 @@ from sampleapp import __version__
 from sampleapp.errors import StackError
 from sampleapp.ops.bases import resolve
 from sampleapp.ops.build_context import build_inputs, wheels_digest
-from sampleapp.ops.engine import (
-    docker,
-    image_exists,
-    image_id,
-    image_labels,
-    images_in_use,
-    probe,
-    run,
-)
+from sampleapp.ops.engine import docker, image_id, image_labels, images_in_use, probe, run
 from sampleapp.progress import Progress
 
 REPO = Path(__file__).resolve().parents[2]
-WHEELHOUSE = REPO / "wheelhouse"
 APP_REPOSITORY = "sampleapp"
 # Pinned to the minor version (never :latest); the release adds sha8 / build-N / latest tags.
 APP_IMAGE = f"{APP_REPOSITORY}:{'.'.join(__version__.split('.')[:2])}"
@@ -52,27 +43,13 @@ INFRA_GRACE = dt.timedelta(hours=1)
 def build_wheelhouse(progress: Progress, root: Path = REPO) -> None:
     """Wheels of the project and its pinned dependencies, built with the host's pip."""
     progress.step("Building the wheelhouse (project + pinned dependencies)")
-    wheelhouse = root / WHEELHOUSE.relative_to(REPO)
+    wheelhouse = root / "wheelhouse"
     wheelhouse.mkdir(exist_ok=True)
     for old in wheelhouse.glob("sampleapp-*.whl"):
         old.unlink()
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--wheel-dir",
-            str(wheelhouse),
-            "-c",
-            str(root / "requirements.lock"),
-            str(root),
-        ],
-        what="pip wheel",
-        fix="check that PyPI is reachable from this machine",
-        timeout=1800,
-    )
+    pip = [sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(wheelhouse)]
+    args = [*pip, "-c", str(root / "requirements.lock"), str(root)]
+    run(args, what="pip wheel", fix="check that PyPI is reachable from this machine", timeout=1800)
 
 
 def git_revision(root: Path = REPO) -> str:
@@ -110,7 +87,7 @@ def ensure_infra_image(ref: str = APP_IMAGE, progress: Progress | None = None) -
     if not infra:
         return ref
     tag = infra_tag(infra)
-    if not image_exists(tag):
+    if image_id(tag) is None:
         docker("tag", ref, tag)
         if progress is not None:
             progress.info(f"tagged {ref} as {tag} (proxy, dns and db-dns run it)")
@@ -123,10 +100,8 @@ def build_app_image(
     """Build the project image (every role) from ``context``; returns the base images used.
 
     Skipped when ``APP_IMAGE`` already carries the hash of these inputs (the other ``tags`` are
-    then set on it), so an unchanged tree keeps its image ID. Either way the infra tag of the
-    result exists afterwards. The build stage is tagged too (``BUILD_STAGE_IMAGE``), so that the
-    build images each new revision supersedes can be pruned without losing the cache of the
-    current one.
+    then set on it), so an unchanged tree keeps its image ID. The build stage is tagged too, so
+    that superseded build images can be pruned without losing the current one's cache.
     """
     tags = (APP_IMAGE, *(tag for tag in tags if tag != APP_IMAGE))
     bases = resolve(progress)
@@ -136,32 +111,25 @@ def build_app_image(
     # next build differ, never a change go unbuilt.
     inputs = build_inputs(context, base=image_id(python_base) or python_base, revision=revision)
     if image_labels(APP_IMAGE).get(INPUTS_LABEL) == inputs.app_hash:
-        progress.step(
-            f"{APP_IMAGE} is up to date (its build inputs {inputs.app_hash[:12]} did not "
-            "change): build skipped"
-        )
+        same = f"its build inputs {inputs.app_hash[:12]} did not change"
+        progress.step(f"{APP_IMAGE} is up to date ({same}): build skipped")
         for tag in tags[1:]:
             docker("tag", APP_IMAGE, tag)
     else:
         build_wheelhouse(progress, context)
         inputs = replace(inputs, wheels=wheels_digest(context))
-        created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         progress.step(f"Building {', '.join(tags)} on {python_base}")
         build_args = {"PYTHON_BASE": python_base, "VERSION": __version__, "REVISION": revision}
-        args = ["build", "-q"]
-        for name, value in {**build_args, "CREATED": created}.items():
-            args += ["--build-arg", f"{name}={value}"]
+        build_args["CREATED"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        args = ["build", "-q", *(f"--build-arg={k}={v}" for k, v in build_args.items())]
         fix = "read the build output above; `sampleapp image build --debug` shows more"
         stage = ("--target", "build", "-t", BUILD_STAGE_IMAGE)
         docker(*args, *stage, str(context), timeout=1800, fix=fix)
-        args += ["--label", f"{INPUTS_LABEL}={inputs.app_hash}"]
-        args += ["--label", f"{INFRA_LABEL}={inputs.infra_hash}"]
-        for tag in tags:
-            args += ["-t", tag]
+        labels = {INPUTS_LABEL: inputs.app_hash, INFRA_LABEL: inputs.infra_hash}
+        args += [f"--label={k}={v}" for k, v in labels.items()] + [f"--tag={t}" for t in tags]
         docker(*args, str(context), timeout=1800, fix=fix)
     ensure_infra_image(APP_IMAGE, progress)
-    pruned = prune_superseded_images()
-    if pruned:
+    if pruned := prune_superseded_images():
         progress.info(f"removed {pruned} superseded sampleapp image(s)")
     return bases
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import PIPE, STDOUT
 
 import httpx
 
@@ -121,13 +122,8 @@ def registry_preflight(registry: str) -> None:
 
 def require_test_tools(tests: FastTests) -> None:
     """The release runs pytest; `make venv` and `make run` install the app without it."""
-    probe = subprocess.run(
-        [tests.python, "-c", "import pytest, pytest_django"],
-        cwd=images.REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    args = [tests.python, "-c", "import pytest, pytest_django"]
+    probe = subprocess.run(args, cwd=images.REPO, capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         found = engine.tail(probe.stderr, 1) or f"exit status {probe.returncode}"
         raise PreflightError(
@@ -141,21 +137,14 @@ def run_fast_tests(progress: Progress, tests: FastTests = FastTests()) -> None:
     progress.step("Running the fast tests (the app's suite on SQLite, no browser)")
     # The suite chooses its own database (SAMPLEAPP_TEST_DB): a deployment's settings exported
     # for Compose (POSTGRES_USER, ...) would send it to a production database instead.
-    result = subprocess.run(
-        [tests.python, "-m", "pytest", *tests.args],
-        cwd=images.REPO,
-        env=engine.environment_without("POSTGRES_", "DATABASE_URL"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,  # pytest's own errors (a bad conftest, a usage error) too
-        text=True,
-        check=False,
-    )
+    env = engine.environment_without("POSTGRES_", "DATABASE_URL")
+    args = [tests.python, "-m", "pytest", *tests.args]
+    # stderr merged: pytest's own errors (a bad conftest, a usage error) are shown too.
+    result = subprocess.run(args, cwd=images.REPO, env=env, stdout=PIPE, stderr=STDOUT, text=True)
     progress.log(result.stdout)
-    if result.returncode != 0:
-        outcome = PYTEST_OUTCOMES.get(result.returncode, f"pytest exited {result.returncode}")
-        said = (
-            engine.tail(result.stdout, 25) or f"(pytest printed nothing; exit {result.returncode})"
-        )
+    if (code := result.returncode) != 0:
+        outcome = PYTEST_OUTCOMES.get(code, f"pytest exited {code}")
+        said = engine.tail(result.stdout, 25) or f"(pytest printed nothing; exit {code})"
         full = f"\nFull output: {progress.log_path}" if progress.log_path else ""
         raise StackError(
             f"The fast tests did not pass: {outcome}. Nothing was built or pushed, and no build "
@@ -164,12 +153,12 @@ def run_fast_tests(progress: Progress, tests: FastTests = FastTests()) -> None:
     progress.info(engine.tail(result.stdout, 1))
 
 
-def remote_digest(registry: str, name: str, tag: str) -> str:
-    response = httpx.head(
-        f"http://{registry}/v2/{name}/manifests/{tag}",
-        headers={"Accept": MANIFEST_TYPES},
-        timeout=10,
-    )
+def remote_digest(registry: str, name: str, tag: str, missing: str | None = None) -> str:
+    """The tag's manifest digest in the registry; ``missing`` (when given) if it has no such tag."""
+    url = f"http://{registry}/v2/{name}/manifests/{tag}"
+    response = httpx.head(url, headers={"Accept": MANIFEST_TYPES}, timeout=10)
+    if response.status_code != 200 and missing is not None:
+        return missing
     if response.status_code != 200:
         raise StackError(
             f"{registry}/{name}:{tag} is not in the registry (HTTP {response.status_code})"
