@@ -95,9 +95,10 @@ def _healthcheck(args: argparse.Namespace) -> int:
 
 def _image_build(args: argparse.Namespace) -> None:
     from sampleapp.ops import images
+    from sampleapp.ops.settings import REPO
     from sampleapp.progress import Progress
 
-    images.build_app_image(Progress(images.REPO / "var" / "sampleapp-build.log"))
+    images.build_app_image(Progress(REPO / "var" / "sampleapp-build.log"))
     print(f"✔ Built {images.APP_IMAGE} ({images.image_size_mb(images.APP_IMAGE):.0f} MB)")
 
 

@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from sampleapp.ops.settings import REPO
+
 # What proxy, dns and register-db run, besides the installed dependencies and the base image:
 # the entry point and what it imports for them (healthcheck included), the discovery package, the
 # nginx template and 503 page. The rest of sampleapp/ (the Django app, serve.py, ops/) is app-only.

@@ -23,9 +23,9 @@ from sampleapp.errors import StackError
 from sampleapp.ops.bases import resolve
 from sampleapp.ops.build_context import build_inputs, wheels_digest
 from sampleapp.ops.engine import docker, image_id, image_labels, images_in_use, probe, run
+from sampleapp.ops.settings import REPO
 from sampleapp.progress import Progress
 
-REPO = Path(__file__).resolve().parents[2]
 APP_REPOSITORY = "sampleapp"
 # Pinned to the minor version (never :latest); the release adds sha8 / build-N / latest tags.
 APP_IMAGE = f"{APP_REPOSITORY}:{'.'.join(__version__.split('.')[:2])}"

@@ -27,9 +27,10 @@ import httpx
 
 from sampleapp.errors import PreflightError, StackError
 from sampleapp.ops import engine, images
+from sampleapp.ops.settings import REPO
 from sampleapp.progress import Progress
 
-BUILD_COUNTER = images.REPO / "var" / "build-number"
+BUILD_COUNTER = REPO / "var" / "build-number"
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -95,7 +96,7 @@ PYTEST_OUTCOMES = {
 def registry_hint() -> str:
     install = "" if shutil.which("docker-registry") else "`apt-get install docker-registry`, then "
     return (
-        f"start the project's registry in another terminal ({install}`cd {images.REPO} && "
+        f"start the project's registry in another terminal ({install}`cd {REPO} && "
         "docker-registry serve deploy/registry/config.yml`: 127.0.0.1:5000, no login), "
         "or pass --registry"
     )
@@ -123,12 +124,12 @@ def registry_preflight(registry: str) -> None:
 def require_test_tools(tests: FastTests) -> None:
     """The release runs pytest; `make venv` and `make run` install the app without it."""
     args = [tests.python, "-c", "import pytest, pytest_django"]
-    probe = subprocess.run(args, cwd=images.REPO, capture_output=True, text=True, check=False)
+    probe = subprocess.run(args, cwd=REPO, capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         found = engine.tail(probe.stderr, 1) or f"exit status {probe.returncode}"
         raise PreflightError(
             f"The release runs the fast tests first, but {tests.python} has no test tools "
-            f"({found}): run `make venv-dev` in {images.REPO} (it adds pytest and the other "
+            f"({found}): run `make venv-dev` in {REPO} (it adds pytest and the other "
             "test tools to .venv), then run the release again with .venv/bin/sampleapp"
         )
 
@@ -140,7 +141,7 @@ def run_fast_tests(progress: Progress, tests: FastTests = FastTests()) -> None:
     env = engine.environment_without("POSTGRES_", "DATABASE_URL")
     args = [tests.python, "-m", "pytest", *tests.args]
     # stderr merged: pytest's own errors (a bad conftest, a usage error) are shown too.
-    result = subprocess.run(args, cwd=images.REPO, env=env, stdout=PIPE, stderr=STDOUT, text=True)
+    result = subprocess.run(args, cwd=REPO, env=env, stdout=PIPE, stderr=STDOUT, text=True)
     progress.log(result.stdout)
     if (code := result.returncode) != 0:
         outcome = PYTEST_OUTCOMES.get(code, f"pytest exited {code}")
@@ -184,7 +185,7 @@ def release(
     tests: FastTests = FastTests(),
     counter: Path = BUILD_COUNTER,
 ) -> Release:
-    progress = progress or Progress(images.REPO / "var" / "sampleapp-release.log")
+    progress = progress or Progress(REPO / "var" / "sampleapp-release.log")
     progress.step("Pre-flight checks (nothing is built or pushed yet)")
     if run_tests:
         require_test_tools(tests)

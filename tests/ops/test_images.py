@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sampleapp.ops import bases, build_context, engine, images
+from sampleapp.ops import bases, build_context, engine, images, settings
 from sampleapp.progress import Progress
 from tests.support.docker import copy_build_context
 
@@ -104,7 +104,7 @@ def test_the_context_hashed_is_the_one_docker_build_sends(
     tag = f"sampleapp-test/context:{os.getpid()}"
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("FROM scratch\nCOPY . /ctx/\n")
-    engine.docker("build", "-q", "-t", tag, "-f", str(dockerfile), str(images.REPO))
+    engine.docker("build", "-q", "-t", tag, "-f", str(dockerfile), str(settings.REPO))
     container = engine.docker("create", tag, "true").strip()
     try:
         exported = tmp_path / "context.tar"

@@ -22,14 +22,14 @@ import pytest
 import yaml
 
 from sampleapp.errors import PreflightError, StackError
-from sampleapp.ops import engine, images, release
+from sampleapp.ops import engine, images, release, settings
 from sampleapp.progress import Progress
 from tests.ops.conftest import Registry
 from tests.support.etcd import free_port, wait_until
 
 pytestmark = pytest.mark.docker
 
-SHIPPED_REGISTRY_CONFIG = images.REPO / "deploy" / "registry" / "config.yml"
+SHIPPED_REGISTRY_CONFIG = settings.REPO / "deploy" / "registry" / "config.yml"
 
 
 @pytest.fixture

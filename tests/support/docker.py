@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from sampleapp.ops import build_context, engine, images
+from sampleapp.ops.settings import REPO
 
 # Third octets under 10.213.0.0/16: Compose stacks take 100 and up, clusters 62-99, so a test
 # stack and a test cluster never ask for the same /24.
@@ -37,7 +38,7 @@ def free_cluster_subnet() -> str:
     return free_subnet(CLUSTER_SUBNETS)[0]
 
 
-def copy_build_context(target: Path, root: Path = build_context.REPO) -> Path:
+def copy_build_context(target: Path, root: Path = REPO) -> Path:
     """A throwaway copy of the image's build context (what ``docker build`` sends), to change."""
     for path in build_context.context_files(root):
         (target / path).parent.mkdir(parents=True, exist_ok=True)
