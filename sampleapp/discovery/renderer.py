@@ -48,17 +48,6 @@ from sampleapp.errors import ConfigError, DiscoveryError
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "Refusal",
-    "Renderer",
-    "Server",
-    "Status",
-    "Unreachable",
-    "main",
-    "render",
-    "servers_from",
-]
-
 
 @dataclass(frozen=True)
 class Refusal:
@@ -110,17 +99,9 @@ def render(settings: config.RendererSettings, servers: list[Server], generation:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    template = env.get_template(settings.template.name)
-    return template.render(
+    return env.get_template(settings.template.name).render(
+        vars(settings),  # listen, static_root, runtime_dir, user ...
         servers=[asdict(s) for s in servers],
-        listen=settings.listen,
-        reuseport=settings.reuseport,
-        proxy_protocol=settings.proxy_protocol,
-        static_root=settings.static_root,
-        runtime_dir=settings.runtime_dir,
-        access_log=settings.access_log,
-        mime_types=settings.mime_types,
-        user=settings.user,
         unavailable_page=settings.runtime_dir / "html" / "503.html",
         generation=generation,
         control_socket=settings.runtime_dir / CONTROL_SOCKET,
@@ -299,37 +280,33 @@ class Renderer:
 
     def _hold(self, servers: list[Server]) -> bool:
         """Whether to keep the installed pool instead of applying ``servers`` (module docstring)."""
-        now = time.monotonic()
-        if servers or not self._applied or self.settings.hold_down <= 0:
-            if self._hold_until is not None:
-                log.info("app servers registered again: the hold-down ends")
-            self._hold_until, self.status.holding = None, False
-            return False
-        if self._hold_until is None:
-            self._hold_until, self.status.holding = now + self.settings.hold_down, True
+        now, hold_down = time.monotonic(), self.settings.hold_down
+        if not servers and self._applied and hold_down > 0:
+            if self._hold_until is None:
+                self._hold_until, self.status.holding = now + hold_down, True
+                log.warning(
+                    "etcd lists no app server: nginx keeps the last %d for up to %.1f s "
+                    "(RENDER_HOLD_DOWN) while they register again",
+                    len(self._applied),
+                    hold_down,
+                )
+            if now < self._hold_until:
+                return True
             log.warning(
-                "etcd lists no app server: nginx keeps the last %d for up to %.1f s "
-                "(RENDER_HOLD_DOWN) while they register again",
-                len(self._applied),
-                self.settings.hold_down,
+                "no app server registered for %.1f s (RENDER_HOLD_DOWN): applying the empty pool",
+                hold_down,
             )
-            return True
-        if now < self._hold_until:
-            return True
-        log.warning(
-            "no app server registered for %.1f s (RENDER_HOLD_DOWN): applying the empty pool",
-            self.settings.hold_down,
-        )
+        elif self._hold_until is not None:
+            log.info("app servers registered again: the hold-down ends")
         self._hold_until, self.status.holding = None, False
         return False
 
     def _note_refusals(self, refused: list[Refusal]) -> None:
         """Log each refused key/value once (not on every render); list them in the status."""
-        seen = {(r.key, r.value) for r in refused}
         for refusal in refused:
             if (refusal.key, refusal.value) not in self._logged:
                 log.warning("%s", refusal.reason)
-        self._logged = seen
+        self._logged = {(r.key, r.value) for r in refused}
         self.status.refused = refused
 
     def _reject(self, reason: str) -> bool:
