@@ -90,9 +90,7 @@ class DbSettings:
 
 def environ(overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """The process environment with the non-empty ``overrides`` (command-line flags) applied."""
-    env = dict(os.environ)
-    env.update({k: v for k, v in (overrides or {}).items() if v is not None and v != ""})
-    return env
+    return {**os.environ, **{k: v for k, v in (overrides or {}).items() if v}}
 
 
 def etcd_configured(env: Mapping[str, str]) -> bool:
@@ -104,8 +102,7 @@ def etcd_settings(env: Mapping[str, str]) -> EtcdSettings:
     raw = env.get("ETCD_ENDPOINTS", "") or DEFAULT_ENDPOINTS
     endpoints = tuple(e.strip().rstrip("/") for e in raw.split(",") if e.strip())
     for url in endpoints:
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
+        if (parts := urlsplit(url)).scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigError(
                 f"ETCD_ENDPOINTS has {url!r}, expected URLs like http://etcd:2379 separated by "
                 "commas: fix ETCD_ENDPOINTS"
@@ -246,8 +243,7 @@ def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _domain(env: Mapping[str, str]) -> str:
-    domain = (env.get("DNS_DOMAIN") or "sampleapp.local.").lower()
-    domain = domain if domain.endswith(".") else domain + "."
+    domain = keys.fqdn((env.get("DNS_DOMAIN") or "sampleapp.local.").lower())
     if domain == "." or ".." in domain:
         raise ConfigError(f"DNS_DOMAIN is {domain!r}, expected a domain like sampleapp.local.")
     return domain

@@ -108,7 +108,7 @@ class ZoneResolver:
         if not found:
             return False
         if len(found) == 1 and found[0][1].ip is None and qtype != "SRV":
-            target = _fqdn(found[0][1].host)
+            target = keys.fqdn(found[0][1].host)
             reply.add_answer(
                 RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=self._ttl(found[0][1]))
             )
@@ -118,7 +118,7 @@ class ZoneResolver:
             return True
         for owner, record in found:
             if qtype == "SRV" and record.port is not None:
-                target = _fqdn(record.host if record.ip is None else owner)
+                target = keys.fqdn(record.host if record.ip is None else owner)
                 srv = SRV(record.priority, record.weight, record.port, target)
                 reply.add_answer(RR(qname, QTYPE.SRV, rdata=srv, ttl=self._ttl(record)))
                 self._add_address(reply, target, record)
@@ -167,10 +167,6 @@ def _reply(request: DNSRecord, *, aa: bool) -> DNSRecord:
     h = request.header  # ad, tc, z and rcode stay 0
     header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, aa=int(aa), rd=h.rd, ra=0, cd=h.cd)
     return DNSRecord(header, q=request.q)
-
-
-def _fqdn(name: str) -> str:
-    return name if name.endswith(".") else name + "."
 
 
 class _Handler(DNSHandler):  # type: ignore[misc]

@@ -57,12 +57,6 @@ class WatchBatch:
 
 
 @dataclass(frozen=True)
-class Member:
-    name: str
-    client_urls: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class MemberStatus:
     endpoint: str
     healthy: bool
@@ -152,7 +146,6 @@ class EtcdClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- key/value ------------------------------------------------------------------------------
     def put(self, key: str, value: str, *, lease: int = 0) -> int:
         body: dict[str, Any] = {"key": encode(key), "value": encode(value)}
         if lease:
@@ -173,7 +166,6 @@ class EtcdClient:
     def delete_prefix(self, prefix: str) -> int:
         return int(self._call("/v3/kv/deleterange", _span(prefix)).get("deleted", 0))
 
-    # -- leases -----------------------------------------------------------------------------------
     def grant(self, ttl: int) -> int:
         """A new lease of ``ttl`` seconds; returns its id."""
         return int(self._call("/v3/lease/grant", {"TTL": ttl})["ID"])
@@ -197,11 +189,13 @@ class EtcdClient:
         """Seconds left on ``lease`` (-1 when it is gone)."""
         return int(self._call("/v3/lease/timetolive", {"ID": str(lease)}).get("TTL", -1))
 
-    # -- cluster ----------------------------------------------------------------------------------
-    def members(self) -> list[Member]:
+    def members(self) -> list[tuple[str, str]]:
+        """(name, first client URL) of each member that has one."""
+        found = self._call("/v3/cluster/member/list", {}).get("members", [])
         return [
-            Member(m.get("name", "") or m.get("ID", "?"), tuple(m.get("clientURLs", [])))
-            for m in self._call("/v3/cluster/member/list", {}).get("members", [])
+            (m.get("name") or m.get("ID", "?"), m["clientURLs"][0])
+            for m in found
+            if m.get("clientURLs")
         ]
 
     def status(self, endpoint: str) -> MemberStatus:
@@ -220,7 +214,6 @@ class EtcdClient:
             raft_index=int(data.get("raftIndex", 0)),
         )
 
-    # -- watch ------------------------------------------------------------------------------------
     def watch(self, prefix: str, start_revision: int, *, idle: float) -> Iterator[WatchBatch]:
         """Changes under ``prefix`` from ``start_revision``; ends after ``idle`` quiet seconds."""
         body = {"create_request": {**_span(prefix), "start_revision": str(start_revision)}}
@@ -254,7 +247,6 @@ class EtcdClient:
                 last = str(exc)
         raise self._all_failed(last)
 
-    # -- plumbing ---------------------------------------------------------------------------------
     def _range(self, body: dict[str, Any]) -> tuple[list[KeyValue], int]:
         data = self._call("/v3/kv/range", body)
         return [KeyValue(*_fields(kv)) for kv in data.get("kvs", [])], _revision(data)

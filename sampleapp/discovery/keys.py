@@ -76,11 +76,7 @@ def parse_address(value: str) -> str:
 
 
 def parse_registration(prefix: str, key: str, value: str) -> Server:
-    """The ``Server`` that ``key`` = ``value`` registers, or a DiscoveryError saying why not.
-
-    This is the only path from etcd to nginx's config: the instance name and the address it
-    returns can be written into the config verbatim.
-    """
+    """The ``Server`` that ``key`` = ``value`` registers, or a DiscoveryError saying why not."""
     try:
         instance = instance_of(prefix, key)
     except ConfigError as exc:
@@ -123,11 +119,14 @@ class DnsRecord:
 
 def normalize_name(name: str) -> str:
     """Lower-case, fully qualified (trailing dot) form of a DNS name."""
-    name = name.strip().lower()
-    name = name if name.endswith(".") else name + "."
+    name = fqdn(name.strip().lower())
     if name == "." or any(not label for label in name[:-1].split(".")):
         raise ConfigError(f"{name!r} is not a valid DNS name")
     return name
+
+
+def fqdn(name: str) -> str:
+    return name if name.endswith(".") else name + "."
 
 
 def dns_key(skydns_prefix: str, name: str) -> str:

@@ -85,10 +85,7 @@ class Nginx:
         return "; ".join(lines) or result.stderr.strip() or f"nginx -t exited {result.returncode}"
 
     def start(self, generation: int, listen: str, deadline: float = 60.0) -> None:
-        """Start the master; return once its workers answer with config ``generation``.
-
-        Call it from the main thread: nginx gets SIGQUIT when the spawning thread ends.
-        """
+        """Start the master (from the main thread); return once it serves config ``generation``."""
         with map_nginx_errors(self.binary):
             if shutil.which(self.binary) is None:  # setpriv would start, then fail to exec it
                 raise FileNotFoundError(self.binary)
@@ -112,11 +109,7 @@ class Nginx:
         log.info("nginx %d is serving on %s", self.process.pid, listen)
 
     def stop_leftover(self, timeout: float = LEFTOVER_WAIT) -> int | None:
-        """Stop an nginx master left running on this runtime directory; returns its PID.
-
-        Only a live process whose command line is an nginx master with our config is touched: a
-        PID file outlives its process, and the PID may since belong to anything else.
-        """
+        """Stop an nginx master left running on this runtime directory; returns its PID."""
         try:
             pid = int((self.runtime_dir / PID_FILE).read_text().strip())
         except (OSError, ValueError):

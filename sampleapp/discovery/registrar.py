@@ -62,10 +62,9 @@ class Registration:
         failures = 0
         while not self._closed.is_set():
             if self.lease is None:
-                if self.ready() and self._register():
-                    failures = 0
-                    continue
-                self._pause(0.25)
+                if not (self.ready() and self._register()):
+                    self._pause(0.25)
+                failures = 0
                 continue
             if self._pause(max(self.ttl / 3, 0.5)):
                 self._refresh()  # woken by the watch: is the lease still there?
@@ -79,9 +78,7 @@ class Registration:
                     self._revoke()
 
     def withdraw(self) -> bool:
-        """Revoke the lease now (its keys vanish at once); ``run`` returns, nothing follows.
-
-        True when a registration was withdrawn (the caller then drains)."""
+        """Revoke the lease now and end ``run``; True when a registration was withdrawn."""
         self._closed.set()
         self._wake.set()
         with self._lock:
@@ -165,9 +162,8 @@ class Registration:
 
 
 def http_ready(url: str, timeout: float = 2.0) -> Check:
-    """A check that is true when ``url`` answers 200 (the app server's ``/readyz``).
-
-    One client, made here; ``Connection: close`` leaves no idle connection in the server."""
+    """A check that is true when ``url`` answers 200 (the app server's ``/readyz``); with
+    ``Connection: close``, so that no idle connection stays in the server."""
     client = httpx.Client(timeout=timeout, trust_env=False, headers={"Connection": "close"})
 
     def check() -> bool:

@@ -63,20 +63,15 @@ def records(client: EtcdClient, settings: config.DnsSettings) -> list[dict[str, 
 
 
 def members(client: EtcdClient) -> list[dict[str, Any]]:
-    return [
-        {"name": member.name, **asdict(client.status(url))}
-        for member in client.members()
-        for url in member.client_urls[:1]
-    ]
+    return [{"name": name, **asdict(client.status(url))} for name, url in client.members()]
 
 
 def collect(overrides: Mapping[str, str | None] | None = None) -> Report:
     """Servers, DNS records and members, read from the etcd that ETCD_ENDPOINTS names."""
     env = config.environ(overrides)
-    etcd = config.etcd_settings(env)
     dns = config.dns_settings(env)
     prefix = config.registrar_settings(env).prefix
-    with EtcdClient(etcd.endpoints, timeout=etcd.timeout) as client:
+    with EtcdClient(dns.etcd.endpoints, timeout=dns.etcd.timeout) as client:
         return {
             "prefix": prefix,
             "zone": keys.dns_key(dns.skydns_prefix, dns.domain) + "/",

@@ -99,8 +99,7 @@ def register_db(overrides: Mapping[str, str | None] | None = None) -> int:
 
 def serve_command(options: WebOptions) -> list[str]:
     """``sampleapp serve`` under ``setpriv --pdeathsig TERM`` (util-linux): it dies with us."""
-    why = "the web role runs gunicorn under `setpriv --pdeathsig TERM` so that it never outlives it"
-    setpriv = config.setpriv(why)
+    setpriv = config.setpriv("gunicorn runs under it so that it never outlives the web role")
     serve = ["serve", "--host", options.host, "--port", str(options.port)]
     return [
         *(setpriv, "--pdeathsig", "TERM", "--", sys.executable, "-m", "sampleapp.cli"),
