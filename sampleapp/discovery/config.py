@@ -90,9 +90,7 @@ class DbSettings:
 
 def environ(overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """The process environment with the non-empty ``overrides`` (command-line flags) applied."""
-    env = dict(os.environ)
-    env.update({k: v for k, v in (overrides or {}).items() if v is not None and v != ""})
-    return env
+    return {**os.environ, **{k: v for k, v in (overrides or {}).items() if v}}
 
 
 def etcd_configured(env: Mapping[str, str]) -> bool:
@@ -104,8 +102,7 @@ def etcd_settings(env: Mapping[str, str]) -> EtcdSettings:
     raw = env.get("ETCD_ENDPOINTS", "") or DEFAULT_ENDPOINTS
     endpoints = tuple(e.strip().rstrip("/") for e in raw.split(",") if e.strip())
     for url in endpoints:
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
+        if (parts := urlsplit(url)).scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigError(
                 f"ETCD_ENDPOINTS has {url!r}, expected URLs like http://etcd:2379 separated by "
                 "commas: fix ETCD_ENDPOINTS"
@@ -136,19 +133,17 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
     """NGINX_LISTEN (80), NGINX_CONF_DIR (deploy/nginx: nginx.conf.j2 and 503.html, or
     NGINX_TEMPLATE / NGINX_UNAVAILABLE_PAGE one by one), NGINX_STATIC_ROOT (/usr/src/app/public),
     NGINX_RUNTIME_DIR (/tmp/sampleapp-nginx), NGINX_BIN, NGINX_ACCESS_LOG (/dev/stdout),
-    NGINX_MIME_TYPES, NGINX_USER (unset), RENDER_DEBOUNCE (0.25 s: a burst of changes quiet for
-    that long gives one reload), RENDER_HOLD_DOWN (10 s: when etcd suddenly lists no app server,
-    as when a frozen etcd returns and expires every lease at once, nginx keeps the last pool that
-    long while the servers register again; any server registered ends it; 0 disables it),
-    NGINX_REUSEPORT (0; 1 lets a new proxy bind the port beside the old one while it takes over,
-    as in the Compose stack, where both share one network namespace), NGINX_PROXY_PROTOCOL (0;
-    1 when every connection comes through a relay that sends a PROXY protocol header first, as
-    the cluster's edge does: nginx then takes the client's address from it),
-    RENDER_PROBE_INTERVAL (5 s between connects to each pooled server; 0 disables them)."""
+    NGINX_MIME_TYPES, NGINX_USER (unset), RENDER_DEBOUNCE (0.25 s of quiet gives one reload),
+    RENDER_HOLD_DOWN (10 s; 0: off; see renderer.py), NGINX_REUSEPORT (0; 1 lets a new proxy
+    bind the port beside the old one while it takes over, as in the Compose stack),
+    NGINX_PROXY_PROTOCOL (0; 1 behind a relay that sends a PROXY protocol header first, as the
+    cluster's edge does), RENDER_PROBE_INTERVAL (5 s between connects to each pooled server; 0:
+    off)."""
     listen = env.get("NGINX_LISTEN", "80")
     split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_LISTEN")
     nginx_bin = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
-    conf_dir = Path(env.get("NGINX_CONF_DIR") or _first_dir(NGINX_DIR, Path.cwd() / "deploy/nginx"))
+    checkouts = (d for d in (NGINX_DIR, Path.cwd() / "deploy/nginx") if d.is_dir())
+    conf_dir = Path(env.get("NGINX_CONF_DIR") or next(checkouts, NGINX_DIR))
     return RendererSettings(
         etcd=etcd_settings(env),
         prefix=_prefix(env, "SERVICES_PREFIX", keys.SERVICES_PREFIX),
@@ -213,16 +208,18 @@ def split_hostport(value: str, variable: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _first_dir(*candidates: Path) -> Path:
-    return next((c for c in candidates if c.is_dir()), candidates[0])
+def setpriv(why: str) -> str:
+    """util-linux's setpriv, which gives a child a death signal: it never outlives us."""
+    found = shutil.which("setpriv") or shutil.which("setpriv", path="/usr/bin:/bin")
+    if found is None:
+        raise ConfigError(f"setpriv was not found: install util-linux ({why})")
+    return found
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
     raw = env.get(name, "")
-    if not raw:
-        return default
     try:
-        value = float(raw)
+        value = float(raw) if raw else default
     except ValueError:
         value = minimum - 1
     if value < minimum:
@@ -246,8 +243,7 @@ def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _domain(env: Mapping[str, str]) -> str:
-    domain = (env.get("DNS_DOMAIN") or "sampleapp.local.").lower()
-    domain = domain if domain.endswith(".") else domain + "."
+    domain = keys.fqdn((env.get("DNS_DOMAIN") or "sampleapp.local.").lower())
     if domain == "." or ".." in domain:
         raise ConfigError(f"DNS_DOMAIN is {domain!r}, expected a domain like sampleapp.local.")
     return domain
@@ -265,13 +261,13 @@ def configure_logging(env: Mapping[str, str]) -> None:
     logger = logging.getLogger("sampleapp.discovery")
     if logger.handlers:
         return
+    level = env.get("LOG_LEVEL", "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LOG_LEVEL is {level!r}, expected DEBUG, INFO, WARNING or ERROR")
     handler = logging.StreamHandler()
     handler.setFormatter(
         logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
     )
     logger.addHandler(handler)
-    level = env.get("LOG_LEVEL", "INFO").upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigError(f"LOG_LEVEL is {level!r}, expected DEBUG, INFO, WARNING or ERROR")
     logger.setLevel(level)
     logger.propagate = False

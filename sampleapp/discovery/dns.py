@@ -86,10 +86,9 @@ class ZoneResolver:
         name = name.lower()
         if name == self.zone:
             return []
-        records = self._records
         return [
             (owner, record)
-            for owner, found in records.items()
+            for owner, found in self._records.items()
             if owner == name or owner.endswith("." + name)
             for record in found
         ]
@@ -109,8 +108,7 @@ class ZoneResolver:
         if not found:
             return False
         if len(found) == 1 and found[0][1].ip is None and qtype != "SRV":
-            target = found[0][1].host
-            target = target if target.endswith(".") else target + "."
+            target = keys.fqdn(found[0][1].host)
             reply.add_answer(
                 RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=self._ttl(found[0][1]))
             )
@@ -120,18 +118,12 @@ class ZoneResolver:
             return True
         for owner, record in found:
             if qtype == "SRV" and record.port is not None:
-                target = record.host if record.ip is None else owner
-                target = target if target.endswith(".") else target + "."
+                target = keys.fqdn(record.host if record.ip is None else owner)
                 srv = SRV(record.priority, record.weight, record.port, target)
                 reply.add_answer(RR(qname, QTYPE.SRV, rdata=srv, ttl=self._ttl(record)))
                 self._add_address(reply, target, record)
-            elif record.ip is not None and qtype in {"A", "AAAA", "ANY"}:
-                rtype = "A" if record.ip.version == 4 else "AAAA"
-                if qtype in {rtype, "ANY"}:
-                    rdata = A(record.host) if rtype == "A" else AAAA(record.host)
-                    reply.add_answer(
-                        RR(qname, getattr(QTYPE, rtype), rdata=rdata, ttl=self._ttl(record))
-                    )
+            elif record.ip is not None and qtype in {record.type, "ANY"}:
+                reply.add_answer(self._address(qname, record))
         return True
 
     def _add_address(self, reply: DNSRecord, target: str, record: keys.DnsRecord) -> None:
@@ -139,9 +131,12 @@ class ZoneResolver:
         candidates = [(target, record)] if record.ip is not None else self.lookup(target)
         for _, rec in candidates:
             if rec.ip is not None:
-                rdata = A(rec.host) if rec.ip.version == 4 else AAAA(rec.host)
-                rtype = QTYPE.A if rec.ip.version == 4 else QTYPE.AAAA
-                reply.add_ar(RR(target, rtype, rdata=rdata, ttl=self._ttl(rec)))
+                reply.add_ar(self._address(target, rec))
+
+    def _address(self, owner: str | DNSLabel, record: keys.DnsRecord) -> RR:
+        """The A or AAAA record of ``owner`` for a record whose host is an IP."""
+        rdata = (A if record.type == "A" else AAAA)(record.host)
+        return RR(owner, getattr(QTYPE, record.type), rdata=rdata, ttl=self._ttl(record))
 
     def _outside(self, request: DNSRecord, handler: Any) -> DNSRecord:
         for host, port in self.settings.forward:
@@ -164,22 +159,13 @@ class ZoneResolver:
         return RR(self.zone, QTYPE.SOA, rdata=soa, ttl=ttl)
 
     def _ttl(self, record: keys.DnsRecord | None) -> int:
-        if record is not None and record.ttl is not None:
-            return record.ttl
-        return self.settings.ttl
+        return self.settings.ttl if record is None or record.ttl is None else record.ttl
 
 
 def _reply(request: DNSRecord, *, aa: bool) -> DNSRecord:
     """An empty reply to ``request`` whose header claims only what this server does."""
-    header = DNSHeader(
-        id=request.header.id,
-        qr=1,
-        opcode=request.header.opcode,
-        aa=int(aa),
-        rd=request.header.rd,
-        ra=0,
-        cd=request.header.cd,
-    )  # ad, tc, z and rcode stay 0
+    h = request.header  # ad, tc, z and rcode stay 0
+    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, aa=int(aa), rd=h.rd, ra=0, cd=h.cd)
     return DNSRecord(header, q=request.q)
 
 

@@ -13,11 +13,11 @@ like any other refusal, so a failure never passes for an empty answer (a lease g
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,11 +44,8 @@ class KeyValue:
 
 
 @dataclass(frozen=True)
-class Event:
-    kind: Literal["put", "delete"]
-    key: str
-    value: str
-    mod_revision: int
+class Event(KeyValue):
+    kind: Literal["put", "delete"] = "put"
 
 
 @dataclass(frozen=True)
@@ -60,24 +57,17 @@ class WatchBatch:
 
 
 @dataclass(frozen=True)
-class Member:
-    name: str
-    client_urls: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class MemberStatus:
     endpoint: str
     healthy: bool
+    error: str = ""
     leader: bool = False
     version: str = ""
     raft_index: int = 0
-    error: str = ""
 
 
 def encode(text: str | bytes) -> str:
-    raw = text.encode() if isinstance(text, str) else text
-    return base64.b64encode(raw).decode("ascii")
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode("ascii")
 
 
 def decode(text: str) -> str:
@@ -86,16 +76,18 @@ def decode(text: str) -> str:
 
 def prefix_range_end(prefix: str) -> bytes:
     """The exclusive end of the key range starting with ``prefix`` (etcd's GetPrefixRangeEnd)."""
-    raw = bytearray(prefix.encode())
-    while raw and raw[-1] == 0xFF:
-        raw.pop()
+    raw = bytearray(prefix.encode()).rstrip(b"\xff")
     if not raw:
         return b"\0"  # every key
     raw[-1] += 1
     return bytes(raw)
 
 
-@contextmanager
+def _span(prefix: str) -> dict[str, Any]:
+    return {"key": encode(prefix), "range_end": encode(prefix_range_end(prefix))}
+
+
+@contextlib.contextmanager
 def map_etcd_errors(endpoint: str) -> Iterator[None]:
     """Translate httpx and decoding failures at one endpoint into DiscoveryError."""
     try:
@@ -154,7 +146,6 @@ class EtcdClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- key/value ------------------------------------------------------------------------------
     def put(self, key: str, value: str, *, lease: int = 0) -> int:
         body: dict[str, Any] = {"key": encode(key), "value": encode(value)}
         if lease:
@@ -167,17 +158,14 @@ class EtcdClient:
 
     def get_prefix(self, prefix: str) -> tuple[list[KeyValue], int]:
         """Every key under ``prefix`` and the store revision they were read at."""
-        return self._range({"key": encode(prefix), "range_end": encode(prefix_range_end(prefix))})
+        return self._range(_span(prefix))
 
     def delete(self, key: str) -> int:
-        data = self._call("/v3/kv/deleterange", {"key": encode(key)})
-        return int(data.get("deleted", 0))
+        return int(self._call("/v3/kv/deleterange", {"key": encode(key)}).get("deleted", 0))
 
     def delete_prefix(self, prefix: str) -> int:
-        body = {"key": encode(prefix), "range_end": encode(prefix_range_end(prefix))}
-        return int(self._call("/v3/kv/deleterange", body).get("deleted", 0))
+        return int(self._call("/v3/kv/deleterange", _span(prefix)).get("deleted", 0))
 
-    # -- leases -----------------------------------------------------------------------------------
     def grant(self, ttl: int) -> int:
         """A new lease of ``ttl`` seconds; returns its id."""
         return int(self._call("/v3/lease/grant", {"TTL": ttl})["ID"])
@@ -185,13 +173,12 @@ class EtcdClient:
     def keepalive(self, lease: int) -> int:
         """Refresh ``lease``; returns its new TTL, or 0 when etcd no longer knows it."""
         data = self._call("/v3/lease/keepalive", {"ID": str(lease)})
-        result = data.get("result")
-        if not isinstance(result, dict):
+        if not isinstance(data.get("result"), dict):
             raise DiscoveryError(
                 f"etcd answered a keepalive of lease {lease} without a result ({data}): "
                 "point ETCD_ENDPOINTS at etcd 3.4 or later"
             )
-        return int(result.get("TTL", 0))
+        return int(data["result"].get("TTL", 0))
 
     def revoke(self, lease: int) -> bool:
         """Revoke ``lease`` and delete its keys now; False if it had already expired."""
@@ -202,52 +189,43 @@ class EtcdClient:
         """Seconds left on ``lease`` (-1 when it is gone)."""
         return int(self._call("/v3/lease/timetolive", {"ID": str(lease)}).get("TTL", -1))
 
-    # -- cluster ----------------------------------------------------------------------------------
-    def members(self) -> list[Member]:
-        data = self._call("/v3/cluster/member/list", {})
+    def members(self) -> list[tuple[str, str]]:
+        """(name, first client URL) of each member that has one."""
+        found = self._call("/v3/cluster/member/list", {}).get("members", [])
         return [
-            Member(m.get("name", "") or m.get("ID", "?"), tuple(m.get("clientURLs", [])))
-            for m in data.get("members", [])
+            (m.get("name") or m.get("ID", "?"), m["clientURLs"][0])
+            for m in found
+            if m.get("clientURLs")
         ]
 
     def status(self, endpoint: str) -> MemberStatus:
         """One member's own view (no failover): version, leadership, raft index."""
         try:
-            with map_etcd_errors(endpoint):
-                response = self._http.post(f"{endpoint}/v3/maintenance/status", json={})
-                data = _decode_response(endpoint, response)
+            data = self._post(endpoint, "/v3/maintenance/status", {})
         except DiscoveryError as exc:
             return MemberStatus(endpoint, healthy=False, error=str(exc).split(":")[0])
         member = data.get("header", {}).get("member_id")
         return MemberStatus(
             endpoint,
             healthy="code" not in data,
+            error=str(data.get("message", "")),
             leader=member is not None and member == data.get("leader"),
             version=str(data.get("version", "")),
             raft_index=int(data.get("raftIndex", 0)),
-            error=str(data.get("message", "")),
         )
 
-    # -- watch ------------------------------------------------------------------------------------
     def watch(self, prefix: str, start_revision: int, *, idle: float) -> Iterator[WatchBatch]:
         """Changes under ``prefix`` from ``start_revision``; ends after ``idle`` quiet seconds."""
-        create = {
-            "key": encode(prefix),
-            "range_end": encode(prefix_range_end(prefix)),
-            "start_revision": str(start_revision),
-        }
+        body = {"create_request": {**_span(prefix), "start_revision": str(start_revision)}}
         timeout = httpx.Timeout(self.timeout, read=idle)
-        failures: list[str] = []
+        last = "no answer"
         for endpoint in self._rotation():
             connected = False
             try:
                 with (
                     map_etcd_errors(endpoint),
                     self._http.stream(
-                        "POST",
-                        f"{endpoint}/v3/watch",
-                        json={"create_request": create},
-                        timeout=timeout,
+                        "POST", f"{endpoint}/v3/watch", json=body, timeout=timeout
                     ) as response,
                 ):
                     if response.status_code != 200:
@@ -255,56 +233,51 @@ class EtcdClient:
                         _raise_for_code(_decode_response(endpoint, response), "/v3/watch")
                     connected = True
                     self._preferred = self.endpoints.index(endpoint)
-                    try:
+                    with contextlib.suppress(httpx.ReadTimeout):  # ``idle`` quiet seconds
                         for line in response.iter_lines():
                             batch = (
                                 _watch_batch(endpoint, json.loads(line)) if line.strip() else None
                             )
                             if batch is not None and (batch.events or batch.compacted):
                                 yield batch
-                    except httpx.ReadTimeout:
-                        return
                     return
             except DiscoveryError as exc:
                 if connected:
                     raise
-                failures.append(str(exc))
-        raise DiscoveryError(_all_failed(self.endpoints, failures))
+                last = str(exc)
+        raise self._all_failed(last)
 
-    # -- plumbing ---------------------------------------------------------------------------------
     def _range(self, body: dict[str, Any]) -> tuple[list[KeyValue], int]:
         data = self._call("/v3/kv/range", body)
-        kvs = [
-            KeyValue(
-                decode(kv["key"]),
-                decode(kv.get("value", "")),
-                int(kv.get("mod_revision", 0)),
-                int(kv.get("lease", 0)),
-            )
-            for kv in data.get("kvs", [])
-        ]
-        return kvs, _revision(data)
+        return [KeyValue(*_fields(kv)) for kv in data.get("kvs", [])], _revision(data)
 
-    def _rotation(self) -> list[str]:
-        start = self._preferred
-        return list(self.endpoints[start:] + self.endpoints[:start])
+    def _rotation(self) -> tuple[str, ...]:
+        return self.endpoints[self._preferred :] + self.endpoints[: self._preferred]
+
+    def _post(self, endpoint: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        with map_etcd_errors(endpoint):
+            return _decode_response(endpoint, self._http.post(f"{endpoint}{path}", json=body))
+
+    def _all_failed(self, last: str) -> DiscoveryError:
+        return DiscoveryError(
+            f"no etcd endpoint answered (tried {', '.join(self.endpoints)}); last error: {last}"
+        )
 
     def _call(self, path: str, body: dict[str, Any], allow: tuple[int, ...] = ()) -> dict[str, Any]:
-        failures: list[str] = []
+        last = "no answer"
         deadline = time.monotonic() + _ELECTION_WAIT
         while True:
             answered = False
             for endpoint in self._rotation():
                 try:
-                    with map_etcd_errors(endpoint):
-                        response = self._http.post(f"{endpoint}{path}", json=body)
-                        answered = True
-                        data = _decode_response(endpoint, response)
+                    data = self._post(endpoint, path, body)
                 except DiscoveryError as exc:
                     log.debug("etcd call %s failed: %s", path, exc)
-                    failures.append(str(exc))
-                    # Connected but no (whole) answer: a member waiting for a leader does that.
-                    answered = answered or isinstance(exc.__cause__, _STALLED)
+                    last = str(exc)
+                    # An answer it could not serve, or connected but no (whole) answer: a member
+                    # waiting for a leader does that.
+                    stalled = isinstance(exc.__cause__, _STALLED)
+                    answered |= stalled or not isinstance(exc.__cause__, httpx.HTTPError)
                     continue
                 self._preferred = self.endpoints.index(endpoint)
                 if int(data.get("code", 0) or 0) not in allow:
@@ -313,7 +286,7 @@ class EtcdClient:
             # Members that answer but cannot serve are electing a leader (a second or two after
             # losing one): worth waiting for. Members that do not answer at all are not.
             if not answered or time.monotonic() > deadline:
-                raise DiscoveryError(_all_failed(self.endpoints, failures))
+                raise self._all_failed(last)
             time.sleep(0.1)
 
 
@@ -335,18 +308,15 @@ def _watch_batch(endpoint: str, message: dict[str, Any]) -> WatchBatch:
     result = message.get("result", {})
     if result.get("canceled") or int(result.get("compact_revision", 0) or 0):
         return WatchBatch((), compacted=True)
-    events = tuple(
-        Event(
-            "delete" if event.get("type") == "DELETE" else "put",
-            decode(event["kv"]["key"]),
-            decode(event["kv"].get("value", "")),
-            int(event["kv"].get("mod_revision", 0)),
+    return WatchBatch(
+        tuple(
+            Event(*_fields(e["kv"]), kind="delete" if e.get("type") == "DELETE" else "put")
+            for e in result.get("events", [])
         )
-        for event in result.get("events", [])
     )
-    return WatchBatch(events)
 
 
-def _all_failed(endpoints: Sequence[str], failures: Sequence[str]) -> str:
-    last = failures[-1] if failures else "no answer"
-    return f"no etcd endpoint answered (tried {', '.join(endpoints)}); last error: {last}"
+def _fields(kv: dict[str, Any]) -> tuple[str, str, int, int]:
+    """key, value, mod_revision, lease of a gateway ``kv``."""
+    value, revision, lease = kv.get("value", ""), kv.get("mod_revision", 0), kv.get("lease", 0)
+    return decode(kv["key"]), decode(value), int(revision), int(lease)

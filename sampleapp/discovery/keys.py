@@ -19,7 +19,6 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from sampleapp.errors import ConfigError, DiscoveryError
 
@@ -29,8 +28,7 @@ SKYDNS_PREFIX = "/skydns"
 
 INSTANCE_RULE = "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
 _INSTANCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_IPV4_PORT = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,3}){3}):([1-9][0-9]{0,4})")
-_IPV6_PORT = re.compile(r"\[([0-9A-Fa-f:.]{2,45})\]:([1-9][0-9]{0,4})")
+_ADDRESS = re.compile(r"([0-9.]{7,15}|\[[0-9A-Fa-f:.]{2,45}\]):([1-9][0-9]{0,4})")
 ADDRESS_RULE = (
     "an IP address and port like 10.0.0.5:9292 or [fd00::5]:9292 (names are not resolved)"
 )
@@ -54,28 +52,23 @@ def service_key(prefix: str, instance_id: str) -> str:
 def instance_of(prefix: str, key: str) -> str:
     """The instance id of a registration key, the reverse of ``service_key``."""
     head = _dir(prefix)
-    if not key.startswith(head) or "/" in key[len(head) :] or key == head:
-        raise ConfigError(f"{key!r} is not a registration key under {head}")
-    instance = key[len(head) :]
-    if not _INSTANCE.fullmatch(instance):
+    if not key.startswith(head) or not _INSTANCE.fullmatch(key.removeprefix(head)):
         raise ConfigError(
-            f"{key!r} is not a registration key: its instance must be {INSTANCE_RULE}"
+            f"{key!r} is not a registration key under {head}: its instance must be {INSTANCE_RULE}"
         )
-    return instance
+    return key.removeprefix(head)
 
 
 def parse_address(value: str) -> str:
     """``10.0.0.5:9292`` or ``[fd00::5]:9292``, normalized; anything else is a ConfigError."""
-    text = value.strip()
-    v4, v6 = _IPV4_PORT.fullmatch(text), _IPV6_PORT.fullmatch(text)
+    match = _ADDRESS.fullmatch(value.strip())
     try:
-        match = v4 or v6
         if match is None:
             raise ValueError("not IP:port")
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address
-        ip = ipaddress.IPv4Address(match.group(1)) if v4 else ipaddress.IPv6Address(match.group(1))
-        port = int(match.group(2))
-        if port > 65535 or ip.is_unspecified or ip.is_multicast:
+        host, port = match.group(1), int(match.group(2))
+        ip = ipaddress.ip_address(host.strip("[]"))
+        bracketed = host.startswith("[")  # IPv6 only, and always
+        if bracketed != (ip.version == 6) or port > 65535 or ip.is_unspecified or ip.is_multicast:
             raise ValueError("not a server's address")
     except ValueError as exc:
         raise ConfigError(f"{value!r} is not {ADDRESS_RULE}") from exc
@@ -83,11 +76,7 @@ def parse_address(value: str) -> str:
 
 
 def parse_registration(prefix: str, key: str, value: str) -> Server:
-    """The ``Server`` that ``key`` = ``value`` registers, or a DiscoveryError saying why not.
-
-    This is the only path from etcd to nginx's config: the instance name and the address it
-    returns can be written into the config verbatim.
-    """
+    """The ``Server`` that ``key`` = ``value`` registers, or a DiscoveryError saying why not."""
     try:
         instance = instance_of(prefix, key)
     except ConfigError as exc:
@@ -122,14 +111,22 @@ class DnsRecord:
         except ValueError:
             return None
 
+    @property
+    def type(self) -> str:
+        """A or AAAA for an IP host, CNAME for a name."""
+        return "CNAME" if self.ip is None else "A" if self.ip.version == 4 else "AAAA"
+
 
 def normalize_name(name: str) -> str:
     """Lower-case, fully qualified (trailing dot) form of a DNS name."""
-    name = name.strip().lower()
-    name = name if name.endswith(".") else name + "."
+    name = fqdn(name.strip().lower())
     if name == "." or any(not label for label in name[:-1].split(".")):
         raise ConfigError(f"{name!r} is not a valid DNS name")
     return name
+
+
+def fqdn(name: str) -> str:
+    return name if name.endswith(".") else name + "."
 
 
 def dns_key(skydns_prefix: str, name: str) -> str:
@@ -148,12 +145,8 @@ def dns_name(skydns_prefix: str, key: str) -> str:
 
 def dns_record_value(host: str, port: int | None = None, ttl: int | None = None) -> str:
     """The JSON value of a record, as the thesis wrote it with ``etcdctl set``."""
-    record: dict[str, Any] = {"host": host}
-    if port is not None:
-        record["port"] = port
-    if ttl is not None:
-        record["ttl"] = ttl
-    return json.dumps(record)
+    record = {"host": host, "port": port, "ttl": ttl}
+    return json.dumps({name: value for name, value in record.items() if value is not None})
 
 
 def parse_dns_record(key: str, value: str) -> DnsRecord:
@@ -162,7 +155,7 @@ def parse_dns_record(key: str, value: str) -> DnsRecord:
         data = json.loads(value)
         if not isinstance(data, dict) or not isinstance(data.get("host"), str) or not data["host"]:
             raise ValueError("no host")
-        record = DnsRecord(
+        return DnsRecord(
             host=data["host"].lower(),
             port=_optional_int(data.get("port")),
             ttl=_optional_int(data.get("ttl")),
@@ -174,7 +167,6 @@ def parse_dns_record(key: str, value: str) -> DnsRecord:
             f"{key} holds {value!r}, expected JSON like "
             f'{{"host": "10.0.0.5", "port": 5432}}: rewrite it with `etcdctl put {key} ...`'
         ) from exc
-    return record
 
 
 def _optional_int(value: object) -> int | None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from sampleapp.discovery.config import setpriv
 from sampleapp.errors import DiscoveryError, SampleappError
 from sampleapp.poll import PENDING, poll
 
@@ -76,38 +77,21 @@ class Nginx:
     def check(self, conf: Path) -> str:
         """Run ``nginx -t`` on ``conf``; returns "" when valid, else nginx's complaint."""
         with map_nginx_errors(self.binary):
-            result = subprocess.run(
-                [
-                    self.binary,
-                    "-t",
-                    "-q",
-                    "-e",
-                    "stderr",
-                    "-p",
-                    str(self.runtime_dir),
-                    "-c",
-                    str(conf),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
+            argv = self._argv(conf, "-t", "-q")
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
         if result.returncode == 0:
             return ""
         lines = [ln for ln in result.stderr.splitlines() if "[emerg]" in ln or "[alert]" in ln]
         return "; ".join(lines) or result.stderr.strip() or f"nginx -t exited {result.returncode}"
 
     def start(self, generation: int, listen: str, deadline: float = 60.0) -> None:
-        """Start the master; return once its workers answer with config ``generation``.
-
-        Call it from the main thread: nginx gets SIGQUIT when the spawning thread ends.
-        """
-        argv = [self.binary, "-e", "stderr", "-p", str(self.runtime_dir), "-c", str(self.conf)]
+        """Start the master (from the main thread); return once it serves config ``generation``."""
         with map_nginx_errors(self.binary):
             if shutil.which(self.binary) is None:  # setpriv would start, then fail to exec it
                 raise FileNotFoundError(self.binary)
-            self.process = subprocess.Popen([setpriv(), "--pdeathsig", "QUIT", "--", *argv])
+            why = "it makes nginx stop with its renderer"
+            argv = [setpriv(why), "--pdeathsig", "QUIT", "--", *self._argv(self.conf)]
+            self.process = subprocess.Popen(argv)
         # Asked on the control socket, not the public port: another program holding that port
         # would answer a connection, while nginx retries bind() for a while and then gives up.
         if not self.wait_generation(generation, deadline):
@@ -125,11 +109,7 @@ class Nginx:
         log.info("nginx %d is serving on %s", self.process.pid, listen)
 
     def stop_leftover(self, timeout: float = LEFTOVER_WAIT) -> int | None:
-        """Stop an nginx master left running on this runtime directory; returns its PID.
-
-        Only a live process whose command line is an nginx master with our config is touched: a
-        PID file outlives its process, and the PID may since belong to anything else.
-        """
+        """Stop an nginx master left running on this runtime directory; returns its PID."""
         try:
             pid = int((self.runtime_dir / PID_FILE).read_text().strip())
         except (OSError, ValueError):
@@ -183,6 +163,9 @@ class Nginx:
             )
         return confirmed
 
+    def _argv(self, conf: Path, *flags: str) -> list[str]:
+        return [self.binary, *flags, "-e", "stderr", "-p", str(self.runtime_dir), "-c", str(conf)]
+
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
@@ -199,16 +182,6 @@ class Nginx:
             self.process.wait()
 
 
-def setpriv() -> str:
-    """util-linux's setpriv, which gives nginx its death signal (the renderer's death)."""
-    path = shutil.which("setpriv") or "/usr/bin/setpriv"
-    if not os.access(path, os.X_OK):
-        raise DiscoveryError(
-            "setpriv was not found: install util-linux (it makes nginx stop with its renderer)"
-        )
-    return path
-
-
 def _waited(what: str, done: Callable[[], bool], timeout: float) -> bool:
     """Whether ``done`` came true within ``timeout`` s, asked every 5 ms: these waits measure
     what nginx does in milliseconds, and a reload is only as quick as they notice it."""
@@ -220,10 +193,7 @@ def _waited(what: str, done: Callable[[], bool], timeout: float) -> bool:
 
 def _is_master_of(pid: int, conf: Path) -> bool:
     """Whether ``pid`` is a live nginx master started with ``-c conf`` (what start() runs)."""
-    try:
-        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except (OSError, UnicodeDecodeError):
-        return False
+    title = _cmdline(pid).replace(b"\0", b" ").decode(errors="replace")
     return (
         _alive(pid) and title.startswith("nginx: master process ") and f" -c {conf} " in title + " "
     )
@@ -231,34 +201,33 @@ def _is_master_of(pid: int, conf: Path) -> bool:
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie has released its sockets: it counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in {"Z", "X"}
+    return _stat(pid)[:1] not in ([], ["Z"], ["X"])
 
 
 def _accepting(worker: int) -> bool:
     """Whether an nginx worker may still accept connections (alive and not shutting down)."""
-    try:
-        title = Path(f"/proc/{worker}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return _alive(worker) and b"shutting down" not in title
+    return _alive(worker) and b"shutting down" not in _cmdline(worker)
 
 
 def _children(pid: int) -> list[int]:
     """The PIDs whose parent is ``pid`` (an nginx master's workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
+    procs = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return [child for child in procs if _stat(child)[1:2] == [str(pid)]]
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command (state, parent ...); [] when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _kill_all(pids: list[int]) -> None:

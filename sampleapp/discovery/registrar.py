@@ -17,12 +17,13 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import httpx
 
-from sampleapp.discovery.etcd import EtcdClient, Event
+from sampleapp.discovery.etcd import EtcdClient
+from sampleapp.discovery.watch import PrefixMirror
 from sampleapp.errors import ConfigError, DiscoveryError
 
 log = logging.getLogger(__name__)
@@ -49,22 +50,21 @@ class Registration:
         self._lock = threading.Lock()  # held for every lease change and every etcd write
         self._closed = threading.Event()
         self._wake = threading.Event()  # something happened to our keys: look now
-        self._revision = 0  # the store revision of the last registration's writes
 
     def run(self) -> None:
         """Register when ready, withdraw when not, start over whenever the lease is lost.
 
         Returns once ``withdraw()`` was called. Two helper threads run beside it: the keepalive,
         on its own schedule whatever readiness checks take, and the watch on the own keys."""
-        for target, name in ((self._keep_alive, "keepalive"), (self._watch_own_keys, "watch")):
-            threading.Thread(target=target, name=f"registrar-{name}", daemon=True).start()
+        threading.Thread(target=self._keep_alive, name="registrar-keepalive", daemon=True).start()
+        prefix = os.path.commonpath(sorted(self.entries))  # keys are /-separated paths
+        PrefixMirror(self.client, prefix, self._check, idle=self.lease_ttl).start(self._closed)
         failures = 0
         while not self._closed.is_set():
             if self.lease is None:
-                if self.ready() and self._register():
-                    failures = 0
-                    continue
-                self._pause(0.25)
+                if not (self.ready() and self._register()):
+                    self._pause(0.25)
+                failures = 0
                 continue
             if self._pause(max(self.ttl / 3, 0.5)):
                 self._refresh()  # woken by the watch: is the lease still there?
@@ -78,9 +78,7 @@ class Registration:
                     self._revoke()
 
     def withdraw(self) -> bool:
-        """Revoke the lease now (its keys vanish at once); ``run`` returns, nothing follows.
-
-        True when a registration was withdrawn (the caller then drains)."""
+        """Revoke the lease now and end ``run``; True when a registration was withdrawn."""
         self._closed.set()
         self._wake.set()
         with self._lock:
@@ -118,14 +116,13 @@ class Registration:
                 return False
             try:
                 lease = self.client.grant(self.lease_ttl)
-                revision = max(
-                    self.client.put(key, value, lease=lease) for key, value in self.entries.items()
-                )
+                for key, value in self.entries.items():
+                    self.client.put(key, value, lease=lease)
             except DiscoveryError as exc:
                 log.warning("registration failed, retrying: %s", exc)
                 self._closed.wait(_RETRY)
                 return False
-            self.lease, self._revision = lease, revision
+            self.lease = lease
             self.registered.set()
         pairs = ", ".join(f"{k} = {v}" for k, v in self.entries.items())
         log.info("registered %s (lease %x, TTL %d s)", pairs, lease, self.lease_ttl)
@@ -150,54 +147,23 @@ class Registration:
                     current = self.client.get(key)
                     if current is None or current.value != value or current.lease != self.lease:
                         log.warning("%s was changed behind our back: writing it again", key)
-                        self._revision = self.client.put(key, value, lease=self.lease)
+                        self.client.put(key, value, lease=self.lease)
             except DiscoveryError as exc:
                 log.warning(
                     "keepalive failed (%s); the lease lives %d s without one", exc, self.lease_ttl
                 )
 
-    def _watch_own_keys(self) -> None:
-        """Wake the loop as soon as etcd deletes or changes one of our keys.
-
-        The watch follows the latest registration from its own revision on, so nothing that
-        happens after a write is missed; a new registration (also after etcd came back empty,
-        with lower revisions) restarts it there."""
-        prefix = os.path.commonpath(sorted(self.entries))  # keys are /-separated paths
-        following = -1
-        revision = 0
-        while not self._closed.is_set():
-            if not self.registered.wait(1.0):
-                continue
-            try:
-                if self._revision != following:
-                    following = revision = self._revision
-                for batch in self.client.watch(prefix, revision + 1, idle=self.lease_ttl):
-                    if self._closed.is_set() or self._revision != following:
-                        break
-                    revision = max([revision, *(e.mod_revision for e in batch.events)])
-                    if batch.compacted:
-                        _, revision = self.client.get_prefix(prefix)
-                    if batch.compacted or self._touched(batch.events):
-                        self._wake.set()
-            except DiscoveryError as exc:
-                log.debug("watch on %s failed (%s); watching again", prefix, exc)
-                self._closed.wait(_RETRY)
-
-    def _touched(self, events: Iterable[Event]) -> bool:
-        for event in events:
-            if event.key in self.entries and (
-                event.kind == "delete" or event.value != self.entries[event.key]
-            ):
-                change = "deleted" if event.kind == "delete" else "changed"
-                log.warning("%s was %s in etcd: checking the lease now", event.key, change)
-                return True
-        return False
+    def _check(self, content: Mapping[str, str]) -> None:
+        """Wake the loop as soon as etcd deletes or changes one of our keys (the watch)."""
+        changed = [key for key, value in self.entries.items() if content.get(key) != value]
+        if changed and self.registered.is_set():
+            log.warning("%s changed in etcd: checking the lease now", ", ".join(changed))
+            self._wake.set()
 
 
 def http_ready(url: str, timeout: float = 2.0) -> Check:
-    """A check that is true when ``url`` answers 200 (the app server's ``/readyz``).
-
-    One client, made here; ``Connection: close`` leaves no idle connection in the server."""
+    """A check that is true when ``url`` answers 200 (the app server's ``/readyz``); with
+    ``Connection: close``, so that no idle connection stays in the server."""
     client = httpx.Client(timeout=timeout, trust_env=False, headers={"Connection": "close"})
 
     def check() -> bool:

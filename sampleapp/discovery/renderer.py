@@ -6,14 +6,12 @@ checks it with ``nginx -t`` and only then renames it into place and sends SIGHUP
 child. A rejected render (template error, nginx refusing it) is logged and dropped: the last good
 config keeps serving (SIGHUP to the renderer re-renders after a template fix).
 
-Nothing from etcd reaches the config unless ``keys.parse_registration`` accepted it (an instance
-name of a strict charset, an IP literal and port): a refused entry is dropped, logged once, listed
-in ``status.json``, and the other servers go on. When etcd suddenly lists no server at all while
-nginx has some (etcd frozen past the lease TTL expires every lease at once on its return), the last
-pool is kept for RENDER_HOLD_DOWN seconds while the servers register again: any non-empty set
-applies at once, an empty one only once it has lasted the hold-down.
-Progress is counted in ``<runtime dir>/status.json`` (nginx PID, reloads, rejections, servers,
-refused registrations, whether the pool is held), which tests, benchmarks and operators read.
+Nothing from etcd reaches the config unless ``keys.parse_registration`` accepted it: a refused
+entry is dropped, logged once, listed in the status, and the other servers go on. When etcd
+suddenly lists no server at all while nginx has some (etcd frozen past the lease TTL expires every
+lease at once on its return), the last pool is kept for RENDER_HOLD_DOWN seconds while the servers
+register again: any non-empty set applies at once, an empty one only once it has lasted the
+hold-down. ``<runtime dir>/status.json`` (``Status``) is what tests, benchmarks and operators read.
 
 Every RENDER_PROBE_INTERVAL seconds the renderer also opens a TCP connection to each server of
 the pool, from nginx's own network namespace, and lists in the status the ones it cannot reach
@@ -47,17 +45,6 @@ from sampleapp.discovery.watch import PrefixMirror
 from sampleapp.errors import ConfigError, DiscoveryError
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "Refusal",
-    "Renderer",
-    "Server",
-    "Status",
-    "Unreachable",
-    "main",
-    "render",
-    "servers_from",
-]
 
 
 @dataclass(frozen=True)
@@ -110,17 +97,9 @@ def render(settings: config.RendererSettings, servers: list[Server], generation:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    template = env.get_template(settings.template.name)
-    return template.render(
+    return env.get_template(settings.template.name).render(
+        vars(settings),  # listen, static_root, runtime_dir, user ...
         servers=[asdict(s) for s in servers],
-        listen=settings.listen,
-        reuseport=settings.reuseport,
-        proxy_protocol=settings.proxy_protocol,
-        static_root=settings.static_root,
-        runtime_dir=settings.runtime_dir,
-        access_log=settings.access_log,
-        mime_types=settings.mime_types,
-        user=settings.user,
         unavailable_page=settings.runtime_dir / "html" / "503.html",
         generation=generation,
         control_socket=settings.runtime_dir / CONTROL_SOCKET,
@@ -138,14 +117,12 @@ class Renderer:
         self._applied: list[Server] = []  # the pool in the installed config
         self._hold_until: float | None = None  # monotonic end of the hold-down, while holding
         self._logged: set[tuple[str, str]] = set()  # refusals already logged
-        self._latest: dict[str, str] = {}
+        self._latest: Mapping[str, str] = {}  # the mirror's latest content, replaced whole
         self._changed = threading.Event()
-        self._lock = threading.Lock()
         self._next_probe = 0.0  # monotonic
 
     def on_change(self, content: dict[str, str]) -> None:
-        with self._lock:
-            self._latest = content
+        self._latest = content
         self._changed.set()
 
     def rerender(self) -> None:
@@ -195,8 +172,7 @@ class Renderer:
             candidate.unlink(missing_ok=True)
             return self._reject(f"nginx -t rejected the rendered config: {problem}")
         os.replace(candidate, self.nginx.conf)
-        self._installed = text
-        self._applied = servers
+        self._installed, self._applied = text, servers
         self.status.generation = generation + 1
         self.status.servers = [f"{s.instance}={s.address}" for s in servers]
         self.status.last_error = ""
@@ -227,7 +203,7 @@ class Renderer:
         if not mirror.synced.wait(5 * s.etcd.timeout):
             log.warning("etcd not answering yet: starting with no server (503) until it does")
         self._changed.clear()
-        if not self.apply(self._snapshot()) and not self._installed:
+        if not self.apply(self._latest) and not self._installed:
             raise DiscoveryError(f"the first config was rejected: {self.status.last_error}")
         self.nginx.start(self.status.generation, s.listen)
         self.status.nginx_pid = self.nginx.pid
@@ -254,7 +230,7 @@ class Renderer:
                 )
             if not self._changed.wait(self._idle_wait()):
                 if self._hold_until is not None and time.monotonic() >= self._hold_until:
-                    self.apply(self._snapshot())  # the hold-down is over
+                    self.apply(self._latest)  # the hold-down is over
                 elif self.settings.probe_interval and time.monotonic() >= self._next_probe:
                     self.probe()
                 continue
@@ -263,7 +239,7 @@ class Renderer:
             self._changed.clear()
             while self._changed.wait(debounce) and time.monotonic() - started < 4 * debounce:
                 self._changed.clear()
-            self.apply(self._snapshot())
+            self.apply(self._latest)
 
     def probe(self) -> None:
         """Connect to each server of the pool once (1 s each at most) and list the failures."""
@@ -287,49 +263,40 @@ class Renderer:
             self.status.unreachable = now
             self.write_status()
 
-    def _snapshot(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._latest)
-
     def _idle_wait(self) -> float:
         """How long the loop may sleep: until the next check of nginx, or the hold-down's end."""
-        if self._hold_until is None:
-            return 0.5
-        return min(0.5, max(0.0, self._hold_until - time.monotonic()))
+        until = self._hold_until
+        return 0.5 if until is None else min(0.5, max(0.0, until - time.monotonic()))
 
     def _hold(self, servers: list[Server]) -> bool:
         """Whether to keep the installed pool instead of applying ``servers`` (module docstring)."""
-        now = time.monotonic()
-        if servers or not self._applied or self.settings.hold_down <= 0:
-            if self._hold_until is not None:
-                log.info("app servers registered again: the hold-down ends")
-            self._hold_until, self.status.holding = None, False
-            return False
-        if self._hold_until is None:
-            self._hold_until, self.status.holding = now + self.settings.hold_down, True
+        now, hold_down = time.monotonic(), self.settings.hold_down
+        if not servers and self._applied and hold_down > 0:
+            if self._hold_until is None:
+                self._hold_until, self.status.holding = now + hold_down, True
+                log.warning(
+                    "etcd lists no app server: nginx keeps the last %d for up to %.1f s "
+                    "(RENDER_HOLD_DOWN) while they register again",
+                    len(self._applied),
+                    hold_down,
+                )
+            if now < self._hold_until:
+                return True
             log.warning(
-                "etcd lists no app server: nginx keeps the last %d for up to %.1f s "
-                "(RENDER_HOLD_DOWN) while they register again",
-                len(self._applied),
-                self.settings.hold_down,
+                "no app server registered for %.1f s (RENDER_HOLD_DOWN): applying the empty pool",
+                hold_down,
             )
-            return True
-        if now < self._hold_until:
-            return True
-        log.warning(
-            "no app server registered for %.1f s (RENDER_HOLD_DOWN): applying the empty pool",
-            self.settings.hold_down,
-        )
+        elif self._hold_until is not None:
+            log.info("app servers registered again: the hold-down ends")
         self._hold_until, self.status.holding = None, False
         return False
 
     def _note_refusals(self, refused: list[Refusal]) -> None:
         """Log each refused key/value once (not on every render); list them in the status."""
-        seen = {(r.key, r.value) for r in refused}
         for refusal in refused:
             if (refusal.key, refusal.value) not in self._logged:
                 log.warning("%s", refusal.reason)
-        self._logged = seen
+        self._logged = {(r.key, r.value) for r in refused}
         self.status.refused = refused
 
     def _reject(self, reason: str) -> bool:

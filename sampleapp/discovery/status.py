@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sampleapp.discovery import config, keys
@@ -55,39 +56,22 @@ def records(client: EtcdClient, settings: config.DnsSettings) -> list[dict[str, 
         except SampleappError as exc:
             rows.append({"name": kv.key, "type": "INVALID", "target": str(exc).split(",")[0]})
             continue
-        kind = "CNAME" if record.ip is None else "A" if record.ip.version == 4 else "AAAA"
         target = record.host + (f" port {record.port}" if record.port is not None else "")
         ttl = record.ttl if record.ttl is not None else settings.ttl
-        rows.append({"name": name, "type": kind, "target": target, "ttl": ttl})
+        rows.append({"name": name, "type": record.type, "target": target, "ttl": ttl})
     return rows
 
 
 def members(client: EtcdClient) -> list[dict[str, Any]]:
-    found = []
-    for member in client.members():
-        for url in member.client_urls[:1]:
-            s = client.status(url)
-            found.append(
-                {
-                    "name": member.name,
-                    "endpoint": s.endpoint,
-                    "healthy": s.healthy,
-                    "error": s.error,
-                    "leader": s.leader,
-                    "version": s.version,
-                    "raft_index": s.raft_index,
-                }
-            )
-    return found
+    return [{"name": name, **asdict(client.status(url))} for name, url in client.members()]
 
 
 def collect(overrides: Mapping[str, str | None] | None = None) -> Report:
     """Servers, DNS records and members, read from the etcd that ETCD_ENDPOINTS names."""
     env = config.environ(overrides)
-    etcd = config.etcd_settings(env)
     dns = config.dns_settings(env)
     prefix = config.registrar_settings(env).prefix
-    with EtcdClient(etcd.endpoints, timeout=etcd.timeout) as client:
+    with EtcdClient(dns.etcd.endpoints, timeout=dns.etcd.timeout) as client:
         return {
             "prefix": prefix,
             "zone": keys.dns_key(dns.skydns_prefix, dns.domain) + "/",
@@ -135,70 +119,51 @@ def problems(report: Report) -> list[str]:
 
 
 def render(report: Report) -> str:
-    """The three tables (etcdctl ls, the DNS records, cluster-health)."""
-    servers_rows = [
+    """The three tables (etcdctl ls, the DNS records, cluster-health) and the proxy's pool."""
+    members = report["members"]
+    sections: list[tuple[str, Sequence[str], Sequence[Sequence[object]]]] = [
         (
-            s["instance"],
-            s["address"],
-            "none (never expires)" if s["lease_ttl"] is None else f"{s['lease_ttl']} s",
-        )
-        for s in report["servers"]
-    ]
-    record_rows = [(r["name"], r["type"], r["target"], r.get("ttl", "")) for r in report["records"]]
-    member_rows = [
+            f"App servers under {report['prefix']} ({len(report['servers'])})",
+            ("INSTANCE", "ADDRESS", "LEASE TTL"),
+            [(s["instance"], s["address"], _lease(s["lease_ttl"])) for s in report["servers"]],
+        ),
         (
-            m["name"],
-            m["endpoint"],
-            "healthy" if m["healthy"] else f"UNHEALTHY: {m['error']}",
-            "yes" if m["leader"] else "",
-            m["version"],
-            m["raft_index"],
-        )
-        for m in report["members"]
+            f"DNS records under {report['zone']} ({len(report['records'])})",
+            ("NAME", "TYPE", "TARGET", "TTL"),
+            [(r["name"], r["type"], r["target"], r.get("ttl", "")) for r in report["records"]],
+        ),
+        (
+            f"etcd members ({sum(m['healthy'] for m in members)} of {len(members)} healthy)",
+            ("NAME", "ENDPOINT", "HEALTH", "LEADER", "VERSION", "RAFT INDEX"),
+            [
+                (
+                    m["name"],
+                    m["endpoint"],
+                    "healthy" if m["healthy"] else f"UNHEALTHY: {m['error']}",
+                    "yes" if m["leader"] else "",
+                    m["version"],
+                    m["raft_index"],
+                )
+                for m in members
+            ],
+        ),
     ]
-    healthy = sum(m["healthy"] for m in report["members"])
-
-    def section(head: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-        return head + ("\n" + table(headers, rows) if rows else "\n  none")
-
-    proxy = report.get("proxy")
-    reach: list[str] = []
-    if proxy is not None:
+    if (proxy := report.get("proxy")) is not None:
         down = {u["server"]: u for u in proxy["unreachable"]}
-        rows = [
-            (
-                *server.split("=", 1),
-                f"CANNOT CONNECT for {time.time() - down[server]['since']:.0f} s: "
-                f"{down[server]['error']}"
-                if server in down
-                else "connects",
-            )
-            for server in proxy["servers"]
-        ]
-        reach = [
-            section(
-                f"The proxy's pool ({len(rows)}), each server probed from the proxy",
-                ("INSTANCE", "ADDRESS", "REACH"),
-                rows,
-            )
-        ]
+        rows = [(*server.split("=", 1), _reach(down.get(server))) for server in proxy["servers"]]
+        head = f"The proxy's pool ({len(rows)}), each server probed from the proxy"
+        sections.append((head, ("INSTANCE", "ADDRESS", "REACH"), rows))
     return "\n\n".join(
-        [
-            section(
-                f"App servers under {report['prefix']} ({len(servers_rows)})",
-                ("INSTANCE", "ADDRESS", "LEASE TTL"),
-                servers_rows,
-            ),
-            section(
-                f"DNS records under {report['zone']} ({len(record_rows)})",
-                ("NAME", "TYPE", "TARGET", "TTL"),
-                record_rows,
-            ),
-            section(
-                f"etcd members ({healthy} of {len(member_rows)} healthy)",
-                ("NAME", "ENDPOINT", "HEALTH", "LEADER", "VERSION", "RAFT INDEX"),
-                member_rows,
-            ),
-            *reach,
-        ]
+        head + ("\n" + table(headers, rows) if rows else "\n  none")
+        for head, headers, rows in sections
     )
+
+
+def _lease(ttl: int | None) -> str:
+    return "none (never expires)" if ttl is None else f"{ttl} s"
+
+
+def _reach(unreachable: dict[str, Any] | None) -> str:
+    if unreachable is None:
+        return "connects"
+    return f"CANNOT CONNECT for {time.time() - unreachable['since']:.0f} s: {unreachable['error']}"

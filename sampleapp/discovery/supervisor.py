@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -100,14 +99,7 @@ def register_db(overrides: Mapping[str, str | None] | None = None) -> int:
 
 def serve_command(options: WebOptions) -> list[str]:
     """``sampleapp serve`` under ``setpriv --pdeathsig TERM`` (util-linux): it dies with us."""
-    setpriv = shutil.which("setpriv") or next(
-        (p for p in ("/usr/bin/setpriv", "/bin/setpriv") if os.access(p, os.X_OK)), None
-    )
-    if setpriv is None:
-        raise ConfigError(
-            "setpriv was not found: install util-linux (the web role runs gunicorn under "
-            "`setpriv --pdeathsig TERM` so that gunicorn never outlives it)"
-        )
+    setpriv = config.setpriv("gunicorn runs under it so that it never outlives the web role")
     serve = ["serve", "--host", options.host, "--port", str(options.port)]
     return [
         *(setpriv, "--pdeathsig", "TERM", "--", sys.executable, "-m", "sampleapp.cli"),

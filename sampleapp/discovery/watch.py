@@ -46,10 +46,8 @@ class PrefixMirror:
         return thread
 
     def run(self, stop: threading.Event) -> None:
-        revision = 0
+        revision, must_read, backoff = 0, True, 0.5
         content: dict[str, str] = {}
-        must_read = True
-        backoff = 0.5
         while not stop.is_set():
             try:
                 if must_read:
@@ -74,8 +72,7 @@ class PrefixMirror:
                         else:
                             content.pop(event.key, None)
                         revision = max(revision, event.mod_revision)
-                    if batch.events:
-                        self._publish(content)
+                    self._publish(content)  # a batch is compacted or has events
                 # A quiet stream ends after ``idle`` seconds; resume where we were.
             except DiscoveryError as exc:
                 log.warning("watch on %s lost: %s; re-reading in %.1f s", self.prefix, exc, backoff)
