@@ -1,22 +1,16 @@
 """The one-host stack: the Compose target of the deployment driver (``driver.Target``).
 
-``apply`` goes in the order a person would check by hand, with a progress line for each wait:
-images, the database and etcd healthy, DNS and the database's DNS record, the migrate job
-finished, N app servers registered in etcd, the proxy; the driver then checks every service,
-the registrations and the 200. When a service fails, the error carries its name, health and last
-30 log lines; the whole story is in var/sampleapp-up.log. Every step is idempotent: ``up`` on a
-running stack changes nothing but what differs.
+``apply`` starts the services in the order a person would check them (database and etcd, DNS,
+migrate, app servers, proxy), waiting for each; failures carry the service's state and last log
+lines, and the whole story is in var/sampleapp-up.log. A second ``up`` changes nothing.
 
-What differs is rolled without a failed request. The image build is skipped when its inputs did
-not change (see ``images``), and proxy, dns and db-dns run the infra image, which an app-only
-change leaves as it was. The app servers and the proxy are replaced here rather than by Compose,
-whose v1.29 recreates every container of a service at once, each stopped before its successor
-starts: the new containers start beside the old ones, and once they are ready the old ones stop
-one at a time (SIGTERM: an app server withdraws its key and drains before gunicorn stops; the
-proxy's nginx, which shares the published port with its successor in edge's network namespace,
-stops accepting and finishes its requests). migrate runs
-again only when its image or configuration changed, or its last run failed, and always before
-new servers start.
+What differs is rolled without a failed request: the image build is skipped when its inputs did
+not change (``images``), and an app-only change leaves proxy, dns and db-dns on their infra image.
+Compose v1.29 would stop every container of a service before starting its successor, so web and
+the proxy are rolled here: the new containers start beside the old ones, which stop one at a
+time once the new are ready (an app server withdraws its key and drains; the old proxy's nginx
+hands the shared port over). migrate runs again only when its image or configuration changed, or
+its last run failed, and always before new servers start.
 """
 
 from __future__ import annotations
@@ -318,21 +312,8 @@ def down(settings: Settings, volumes: bool = False, progress: Progress | None = 
     ComposeStack(settings, reading=True).remove(progress or Progress(), volumes)
 
 
-def scale(
-    settings: Settings,
-    service: str,
-    replicas: int,
-    progress: Progress | None = None,
-    timeout: float = 120.0,
-) -> None:
+def scale(settings: Settings, service: str, replicas: int, progress: Progress | None = None) -> str:
+    """``sampleapp scale web N``: ``up`` with N app servers and no build (what runs stays)."""
     if service != "web":
         raise StackError(f"Only web scales (asked for {service}): `sampleapp scale web N`")
-    progress = progress or Progress(LOG_FILE)
-    stack = ComposeStack(settings, Options(replicas=replicas, build=False))
-    progress.step(f"Scaling web to {replicas}")
-    run = settings.with_values({"SAMPLEAPP_IMAGE": images.APP_IMAGE, **bases.present()})
-    scale = ("--no-build", "--no-deps", "--no-recreate", "--scale", f"web={replicas}")
-    compose.compose(run, "up", "-d", *scale, "web")
-    driver.wait_services(stack, ("web",), progress, timeout)
-    driver.wait_registered(stack, replicas, progress, timeout)
-    progress.done(f"web has {replicas} servers registered")
+    return up(settings, Options(replicas=replicas, build=False), progress)

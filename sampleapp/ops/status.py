@@ -102,54 +102,33 @@ def deployment_report(settings: Settings, name: str) -> Report:
 
 
 def render(report: Report) -> str:
-    rows: list[tuple[object, ...]]
     parts = [f"== {report['target']}" + (f": {report['url']}" if report["url"] else "")]
-    if report["machines"]:
-        rows = [
+    if machines := report["machines"]:
+        head: tuple[str, ...] = ("MACHINE", "STATE", "SWARM", "MANAGER", "ADDRESS", "LABELS")
+        rows: list[tuple[object, ...]] = [
             (
-                m["hostname"],
-                m["state"],
-                m["swarm"],
-                m["manager"],
-                m["address"],
+                *(m[k] for k in ("hostname", "state", "swarm", "manager", "address")),
                 ",".join(f"{k}={v}" for k, v in sorted(m["labels"].items())),
             )
-            for m in report["machines"]
+            for m in machines
         ]
-        parts.append(
-            "Machines (fleetctl list-machines)\n"
-            + table(("MACHINE", "STATE", "SWARM", "MANAGER", "ADDRESS", "LABELS"), rows)
-        )
-    if report["services"]:
-        rows = []
-        for s in report["services"]:
-            for u in s["units"] or [{"where": "-", "state": "-", "health": "", "error": ""}]:
-                rows.append(
-                    (
-                        s["name"],
-                        s["mode"],
-                        f"{s['ready']}/{s['wanted']}",
-                        u["where"],
-                        u["state"],
-                        u["health"] or "-",
-                        u["error"],
-                    )
-                )
-        parts.append(
-            "Services (fleetctl list-units)\n"
-            + table(("SERVICE", "MODE", "READY", "WHERE", "STATE", "HEALTH", "ERROR"), rows)
-        )
+        parts.append("Machines (fleetctl list-machines)\n" + table(head, rows))
+    if services := report["services"]:
+        head = ("SERVICE", "MODE", "READY", "WHERE", "STATE", "HEALTH", "ERROR")
+        unit = ("where", "state", "health", "error")
+        none = [dict.fromkeys(unit, "")]
+        rows = [
+            (s["name"], s["mode"], f"{s['ready']}/{s['wanted']}", *(u[k] or "-" for k in unit))
+            for s in services
+            for u in s["units"] or none
+        ]
+        parts.append("Services (fleetctl list-units)\n" + table(head, rows))
     if report["discovery"] is not None:
-        parts.append(
-            f"Discovery, read in {report['discovered_in']}\n"
-            + discovery.render(report["discovery"])
-        )
+        found = discovery.render(report["discovery"])
+        parts.append(f"Discovery, read in {report['discovered_in']}\n{found}")
     problems = report["problems"]
-    parts.append(
-        f"Problems ({len(problems)}):\n" + "\n".join(f"  - {p}" for p in problems)
-        if problems
-        else "No problem found."
-    )
+    listed = "".join(f"\n  - {p}" for p in problems)
+    parts.append(f"Problems ({len(problems)}):{listed}" if problems else "No problem found.")
     return "\n\n".join(parts)
 
 
