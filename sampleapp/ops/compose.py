@@ -83,12 +83,18 @@ class Container:
     state: str  # running, exited, restarting, ...
     health: str  # healthy, unhealthy, starting, or "" without a healthcheck
     exit_code: int
+    restarts: int  # how often Docker restarted it (its restart policy)
     image: str  # the ID (sha256:...) of the image it was created from
     config_hash: str  # Compose's hash of the service's configuration it was created with
 
     @property
     def ok(self) -> bool:
         return self.state == "running" and self.health in ("healthy", "")
+
+    @property
+    def looping(self) -> bool:
+        """Crashed twice and waiting to start again: a crash loop, which waiting does not end."""
+        return self.state == "restarting" and self.restarts >= 2
 
 
 def containers(settings: Settings, service: str | None = None) -> list[Container]:
@@ -113,6 +119,7 @@ def containers(settings: Settings, service: str | None = None) -> list[Container
                 state=state["Status"],
                 health=(state.get("Health") or {}).get("Status", ""),
                 exit_code=int(state.get("ExitCode", 0)),
+                restarts=int(item.get("RestartCount", 0)),
                 image=item.get("Image", ""),
                 config_hash=labels.get("com.docker.compose.config-hash", ""),
             )

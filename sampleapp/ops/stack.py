@@ -7,9 +7,9 @@ lines, and the whole story is in var/sampleapp-up.log. A second ``up`` changes n
 What differs is rolled without a failed request: the image build is skipped when its inputs did
 not change (``images``), and an app-only change leaves proxy, dns and db-dns on their infra image.
 Compose v1.29 would stop every container of a service before starting its successor, so web and
-the proxy are rolled here: the new containers start beside the old ones, which stop one at a
-time once the new are ready (an app server withdraws its key and drains; the old proxy's nginx
-hands the shared port over). migrate runs again only when its image or configuration changed, or
+the proxy are rolled here: the new containers start beside the old ones, which stop together
+once the new are ready (an app server withdraws its key and drains; the old proxy's nginx hands
+the shared port over). migrate runs again only when its image or configuration changed, or
 its last run failed, and always before new servers start.
 """
 
@@ -55,7 +55,8 @@ ROLLED = {"migrate": "SAMPLEAPP_IMAGE", "web": "SAMPLEAPP_IMAGE", "proxy": "SAMP
 
 def service_state(name: str, found: Sequence[Container], wanted: int) -> Service:
     """A Compose service as the driver reads it: a job is done when each container exited 0;
-    a server is converged when ``wanted`` containers run healthy. An exited server fails."""
+    a server is converged when ``wanted`` containers run healthy. An exited or crash-looping
+    server fails."""
     units = tuple(
         Unit(name, c.name, c.state, c.health, f"exit {c.exit_code}" if c.state == "exited" else "")
         for c in found
@@ -68,7 +69,10 @@ def service_state(name: str, found: Sequence[Container], wanted: int) -> Service
             name, "job", done, len(found), bool(found) and done == len(found), failed, units
         )
     ready = sum(c.ok for c in found)
+    looping = [c for c in found if c.looping]
     failed = "exited" if any(c.state == "exited" for c in found) else ""
+    if looping and not failed:
+        failed = f"keeps crashing ({looping[0].name} restarted {looping[0].restarts} times)"
     return Service(name, "replicated", ready, wanted, ready >= wanted > 0, failed, units)
 
 
@@ -229,11 +233,11 @@ def wait_ready(
 
     def check() -> bool | Pending:
         found = [c for c in containers(stack.settings, service) if c.id in ids]
-        if crashed := [c for c in found if c.state == "exited"]:
+        if crashed := [c for c in found if c.state == "exited" or c.looping]:
             raise _failure(
                 service,
                 crashed,
-                f"{service} exited while starting (the old containers still serve)",
+                f"{service} crashed while starting (the old containers still serve)",
             )
         if len(found) < len(ids):
             lost = len(ids) - len(found)
@@ -290,10 +294,11 @@ def roll(
         new = {c.id for c in containers(run, service) if target.current(c)}
         wait_ready(stack, service, new, progress, timeout)
         grace = compose.stop_grace_seconds(service)
-        for c in stale:
-            progress.step(f"Stopping {c.name} (it hands over, drains, then stops)")
-            docker("stop", "-t", str(round(grace)), c.id, timeout=grace + 60)
-            docker("rm", "--force", c.id)
+        names = ", ".join(c.name for c in stale)
+        progress.step(f"Stopping {names} together (each hands over, drains, then stops)")
+        ids = [c.id for c in stale]
+        docker("stop", "-t", str(round(grace)), *ids, timeout=grace + 60)
+        docker("rm", "--force", *ids)
     else:
         progress.step(f"Starting {service}")
     compose.compose(run, *scale, f"{service}={replicas}", service)
