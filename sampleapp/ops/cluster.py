@@ -103,10 +103,9 @@ def create(settings: Settings, count: int = 3, progress: Progress | None = None)
     report(swarm.ensure_labels(cluster, swarm.manager(cluster, count)))
     changed += push_images(cluster, None, progress).changed
     members = ", ".join(cluster.container(i) for i in range(1, count + 1))
+    same = "" if changed else " (nothing changed)"
     progress.done(
-        f"cluster {cluster.name} is ready: {members}"
-        + ("" if changed else " (nothing changed)")
-        + "; next: `sampleapp cluster deploy`"
+        f"cluster {cluster.name} is ready: {members}{same}; next: `sampleapp cluster deploy`"
     )
     return cluster
 
@@ -132,12 +131,8 @@ def destroy(settings: Settings, progress: Progress | None = None) -> nodes.Resou
         except StackError:
             prefix = ""
         # The tags pushed from here, and the digest references pushing left behind.
-        refs = engine.docker(
-            "images",
-            "--digests",
-            "--format",
-            "{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}",
-        ).split()
+        fields = "{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}"
+        refs = engine.docker("images", "--digests", "--format", fields).split()
         host_tags = [r for r in refs if prefix and r.startswith(prefix) and "<none>" not in r]
     removed = nodes.remove(cluster)
     if host_tags:

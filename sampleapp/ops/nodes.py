@@ -109,15 +109,9 @@ def machines(cluster: Cluster) -> list[Machine]:
     ids = docker("ps", "-aq", "--filter", f"label={LABEL}={cluster.name}").split()
     found = []
     for item in json.loads(docker("inspect", *ids)) if ids else []:
-        labels = item["Config"]["Labels"]
-        found.append(
-            Machine(
-                name=item["Name"].lstrip("/"),
-                role=labels.get(f"{LABEL}.role", "?"),
-                state=item["State"]["Status"],
-                index=int(labels.get(f"{LABEL}.index", "0")),
-            )
-        )
+        label = item["Config"]["Labels"].get
+        role, index = label(f"{LABEL}.role", "?"), int(label(f"{LABEL}.index", "0"))
+        found.append(Machine(item["Name"].lstrip("/"), role, item["State"]["Status"], index))
     return sorted(found, key=lambda m: (m.role, m.index))
 
 
@@ -125,23 +119,20 @@ def nodes(cluster: Cluster) -> list[Machine]:
     return [m for m in machines(cluster) if m.role == "node"]
 
 
-def _labels(cluster: Cluster, role: str, index: int = 0) -> list[str]:
-    labels = (f"{LABEL}={cluster.name}", f"{LABEL}.role={role}", f"{LABEL}.index={index}")
-    return [arg for label in labels for arg in ("--label", label)]
-
-
 def network_owner(cluster: Cluster) -> str | None:
     """The cluster label of the network named like ours ('' if someone else's), None if absent."""
-    out = probe(["docker", "network", "inspect", cluster.network], no_such_network(cluster.network))
+    known = no_such("network", cluster.network)
+    out = probe(["docker", "network", "inspect", cluster.network], known)
     if out is None:
         return None
     labels = json.loads(out)[0].get("Labels") or {}
     return str(labels.get(LABEL, ""))
 
 
-def no_such_network(*names: str) -> tuple[str, ...]:
-    """What the CLI prints for a network that does not exist (20.10, and 23.0 on)."""
-    return ("No such network", *(f"network {name} not found" for name in names))
+def no_such(kind: str, *names: str) -> tuple[str, ...]:
+    """What the CLI prints for a network or service that does not exist (20.10, and 23.0 on);
+    ``probe`` matches it in any case."""
+    return (f"no such {kind}", *(f"{kind} {name} not found" for name in names))
 
 
 def subnet_users(cluster: Cluster) -> list[str]:
@@ -149,17 +140,13 @@ def subnet_users(cluster: Cluster) -> list[str]:
     users = []
     ids = docker("network", "ls", "-q").split()
     # A network removed between `ls` and `inspect` (another stack's `down`) is not listed.
-    found = probe(["docker", "network", "inspect", *ids], no_such_network(*ids), partial=True)
+    found = probe(["docker", "network", "inspect", *ids], no_such("network", *ids), partial=True)
     for network in json.loads(found or "[]"):
         if network["Name"] == cluster.network:
             continue
         for config in network.get("IPAM", {}).get("Config") or []:
-            subnet = config.get("Subnet", "")
-            if (
-                subnet
-                and ":" not in subnet
-                and ipaddress.IPv4Network(subnet, strict=False).overlaps(cluster.subnet)
-            ):
+            subnet = config.get("Subnet", "")  # an IPv6 one overlaps no IPv4 subnet
+            if subnet and cluster.subnet.overlaps(ipaddress.ip_network(subnet, strict=False)):
                 users.append(f"{network['Name']} ({subnet})")
     return users
 
@@ -173,34 +160,39 @@ def ensure_network(cluster: Cluster) -> bool:
     return True
 
 
-def _volume(cluster: Cluster, name: str) -> str:
-    """A named volume carrying the cluster's label (a volume ``docker run`` makes has none)."""
-    docker("volume", "create", "--label", f"{LABEL}={cluster.name}", name)
-    return name
-
-
 def _state(name: str) -> str | None:
     """The container's state (running, exited, ...), None when there is no such container."""
     out = probe(["docker", "inspect", "--format", "{{.State.Status}}", name], NO_SUCH_OBJECT)
     return None if out is None else out.strip()
 
 
-def ensure_registry(cluster: Cluster, image: str) -> bool:
-    """Run (or start) the registry; True when something changed."""
-    state = _state(cluster.registry)
+def _ensure(cluster: Cluster, index: int, mount: str, *args: str) -> bool:
+    """Run (or start) node ``index``, or the registry for 0; True when something changed. Its
+    volume (on ``mount``) is made first, to carry the cluster's label: one ``docker run`` makes
+    has none."""
+    name = cluster.container(index) if index else cluster.registry
+    state = _state(name)
     if state == "running":
         return False
     if state is not None:
-        docker("start", cluster.registry)
+        docker("start", name)
         return True
+    volume = cluster.volume(index) if index else name
+    docker("volume", "create", "--label", f"{LABEL}={cluster.name}", volume)
+    role = "node" if index else "registry"
+    labels = (f"{LABEL}={cluster.name}", f"{LABEL}.role={role}", f"{LABEL}.index={index}")
     docker(
-        *("run", "--detach", "--restart", "unless-stopped", "--name", cluster.registry),
-        *_labels(cluster, "registry"),
-        *("--network", cluster.network, "--network-alias", REGISTRY_ALIAS.partition(":")[0]),
-        *("--publish", "127.0.0.1::5000"),
-        *("--volume", f"{_volume(cluster, cluster.registry)}:/var/lib/registry", image),
+        *("run", "--detach", "--restart", "unless-stopped", "--name", name),
+        *[arg for label in labels for arg in ("--label", label)],
+        *("--network", cluster.network, "--volume", f"{volume}:{mount}", *args),
     )
     return True
+
+
+def ensure_registry(cluster: Cluster, image: str) -> bool:
+    alias = REGISTRY_ALIAS.partition(":")[0]
+    publish = ("--publish", "127.0.0.1::5000")
+    return _ensure(cluster, 0, "/var/lib/registry", "--network-alias", alias, *publish, image)
 
 
 def registry_address(cluster: Cluster) -> str:
@@ -214,29 +206,20 @@ def registry_address(cluster: Cluster) -> str:
 
 
 def ensure_node(cluster: Cluster, index: int, image: str) -> bool:
-    """Run (or start) node ``index``; True when something changed."""
-    name = cluster.container(index)
-    state = _state(name)
-    if state == "running":
-        return False
-    if state is not None:
-        docker("start", name)
-        return True
     ports = ["--publish", f"127.0.0.1:{cluster.port}:80"] if index == 1 else []
-    docker(
-        *("run", "--detach", "--restart", "unless-stopped", "--name", name),
-        *("--hostname", cluster.hostname(index), *_labels(cluster, "node", index)),
-        *("--network", cluster.network, "--ip", cluster.address(index), *ports),
+    return _ensure(
+        cluster,
+        index,
+        "/var/lib/docker",
+        *("--hostname", cluster.hostname(index), "--ip", cluster.address(index), *ports),
         *("--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"),
         *("--security-opt", "seccomp=unconfined", "--tmpfs", "/run"),
         *("--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw"),
-        *("--volume", f"{_volume(cluster, cluster.volume(index))}:/var/lib/docker"),
         *("--volume", f"{cluster.socket(index).parent}:/run/outer"),
         # dockerd stops its containers on SIGTERM (web withdraws from etcd and drains): let it.
         *("--stop-timeout", "30", image),
         *("--host=unix:///run/outer/docker.sock", f"--insecure-registry={REGISTRY_ALIAS}"),
     )
-    return True
 
 
 def node_docker(
@@ -302,26 +285,22 @@ class Resources:
 
 
 def resources(cluster: Cluster) -> Resources:
-    label = f"label={LABEL}={cluster.name}"
-    return Resources(
-        containers=sorted(docker("ps", "-a", "--format", "{{.Names}}", "--filter", label).split()),
-        volumes=sorted(docker("volume", "ls", "-q", "--filter", label).split()),
-        networks=sorted(
-            docker("network", "ls", "--format", "{{.Name}}", "--filter", label).split()
-        ),
-    )
+    def listed(*args: str) -> list[str]:
+        return sorted(docker(*args, "--filter", f"label={LABEL}={cluster.name}").split())
+
+    ps, volumes = listed("ps", "-a", "--format", "{{.Names}}"), listed("volume", "ls", "-q")
+    return Resources(ps, volumes, listed("network", "ls", "--format", "{{.Name}}"))
 
 
 def remove(cluster: Cluster) -> Resources:
     """Remove every container, volume and network of the cluster; returns what was there."""
     found = resources(cluster)
-    indexes = [m.index for m in nodes(cluster)]
     if found.containers:
-        docker("rm", "--force", "--volumes", *found.containers, timeout=300)
+        docker("rm", "--force", "--volumes", *found.containers)
     if found.volumes:
         docker("volume", "rm", "--force", *found.volumes)
     if found.networks:
         docker("network", "rm", *found.networks)
-    for index in indexes:
-        shutil.rmtree(cluster.socket(index).parent, ignore_errors=True)
+    for name in found.containers:  # a node's socket directory is named after its container
+        shutil.rmtree(RUN_DIR / name, ignore_errors=True)
     return found

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sampleapp.errors import StackError
 from sampleapp.ops import engine, nodes
@@ -41,12 +41,9 @@ def local_state(cluster: Cluster, index: int) -> LocalState | None:
     if not nodes.engine_answers(cluster, index):
         return None
     info = json.loads(node_docker(cluster, index, "info", "--format", "{{json .Swarm}}"))
-    return LocalState(
-        state=str(info.get("LocalNodeState", "")),
-        node_id=str(info.get("NodeID", "")),
-        cluster_id=str((info.get("Cluster") or {}).get("ID", "")),
-        manager=bool(info.get("ControlAvailable")),
-    )
+    state, node_id = str(info.get("LocalNodeState", "")), str(info.get("NodeID", ""))
+    cluster_id = str((info.get("Cluster") or {}).get("ID", ""))
+    return LocalState(state, node_id, cluster_id, bool(info.get("ControlAvailable")))
 
 
 def manager(cluster: Cluster, count: int) -> int:
@@ -64,36 +61,22 @@ def manager(cluster: Cluster, count: int) -> int:
 def ensure_swarm(cluster: Cluster, count: int) -> list[str]:
     """Init on core-01 and join the rest; returns what was done, one line per change."""
     done: list[str] = []
-    first = local_state(cluster, 1)
-    if first is None:
-        raise StackError(f"The engine of {cluster.container(1)} does not answer")
-    if first.state == "inactive":
-        address = cluster.address(1)
-        node_docker(
-            cluster, 1, "swarm", "init", "--advertise-addr", address, "--listen-addr", address
-        )
-        done.append(f"swarm initialised on {cluster.hostname(1)} ({address})")
-    for index in range(2, count + 1):
+    for index in range(1, count + 1):
         state = local_state(cluster, index)
         if state is None:
             raise StackError(f"The engine of {cluster.container(index)} does not answer")
         if state.state != "inactive":
             continue
+        address = cluster.address(index)
+        addresses = ("--advertise-addr", address, "--listen-addr", address)
+        if index == 1:
+            node_docker(cluster, 1, "swarm", "init", *addresses)
+            done.append(f"swarm initialised on {cluster.hostname(1)} ({address})")
+            continue
         role = "manager" if index <= MANAGERS else "worker"
         token = node_docker(cluster, 1, "swarm", "join-token", "-q", role).strip()
-        node_docker(
-            cluster,
-            index,
-            "swarm",
-            "join",
-            "--token",
-            token,
-            "--advertise-addr",
-            cluster.address(index),
-            "--listen-addr",
-            cluster.address(index),
-            f"{cluster.address(1)}:2377",
-        )
+        join = ("swarm", "join", "--token", token, *addresses, f"{cluster.address(1)}:2377")
+        node_docker(cluster, index, *join)
         done.append(f"{cluster.hostname(index)} joined as a {role}")
     return done
 
@@ -103,28 +86,20 @@ class SwarmNode:
     hostname: str
     node_id: str
     status: str  # ready, down
-    availability: str
     manager: str  # leader, reachable, unreachable, or "" for a worker
     address: str
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str]
 
 
 def swarm_nodes(cluster: Cluster, via: int) -> list[SwarmNode]:
     ids = node_docker(cluster, via, "node", "ls", "-q").split()
     found = []
     for item in json.loads(node_docker(cluster, via, "node", "inspect", *ids)):
-        managed = item.get("ManagerStatus") or {}
-        found.append(
-            SwarmNode(
-                hostname=item["Description"]["Hostname"],
-                node_id=item["ID"],
-                status=item["Status"]["State"],
-                availability=item["Spec"]["Availability"],
-                manager="leader" if managed.get("Leader") else str(managed.get("Reachability", "")),
-                address=item["Status"].get("Addr", ""),
-                labels=dict(item["Spec"].get("Labels") or {}),
-            )
-        )
+        managed, status = item.get("ManagerStatus") or {}, item["Status"]
+        role = "leader" if managed.get("Leader") else str(managed.get("Reachability", ""))
+        hostname, address = item["Description"]["Hostname"], status.get("Addr", "")
+        labels = dict(item["Spec"].get("Labels") or {})
+        found.append(SwarmNode(hostname, item["ID"], status["State"], role, address, labels))
     return sorted(found, key=lambda n: n.hostname)
 
 
@@ -137,9 +112,8 @@ def ensure_labels(cluster: Cluster, via: int) -> list[str]:
         if node is None:
             raise StackError(f"{cluster.hostname(index)} is not in the swarm: create again")
         if node.labels.get("compute") != value:
-            node_docker(
-                cluster, via, "node", "update", "--label-add", f"compute={value}", node.node_id
-            )
+            label = f"compute={value}"
+            node_docker(cluster, via, "node", "update", "--label-add", label, node.node_id)
             done.append(f"{node.hostname} labelled compute={value}")
     return done
 
@@ -185,9 +159,8 @@ def services(cluster: Cluster, via: int, since: float | None = None) -> dict[str
     if not ids:
         return {}
     # A service removed since the listing (`cluster deploy` replaces migrate) is left out.
-    found = nodes.node_probe(
-        cluster, via, "service", "inspect", *ids, known=no_such_service(*ids), partial=True
-    )
+    known = nodes.no_such("service", *ids)
+    found = nodes.node_probe(cluster, via, "service", "inspect", *ids, known=known, partial=True)
     slots: dict[str, list[Task]] = {}
     for task in current_tasks(cluster, via):
         slots.setdefault(task.service, []).append(task)
@@ -206,11 +179,9 @@ def services(cluster: Cluster, via: int, since: float | None = None) -> dict[str
             converged = ready >= wanted
         else:
             kind = "global" if "Global" in mode else "replicated"
-            wanted = (
-                (mode.get("Replicated") or {}).get("Replicas", 0)
-                if kind == "replicated"
-                else (sum(t.desired.lower() == "running" for t in held))
-            )
+            meant = sum(t.desired.lower() == "running" for t in held)
+            replicas = (mode.get("Replicated") or {}).get("Replicas", 0)
+            wanted = meant if kind == "global" else replicas
             ready = len(running)
             image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
             current = sum(t.image == image for t in running)
@@ -255,17 +226,11 @@ def tasks(
     """Tasks of the stack (or one service), newest first, including ended ones; none when the
     stack (or the service) has none, or does not exist."""
     target = ["service", "ps", f"{STACK}_{service}"] if service else ["stack", "ps", STACK]
-    out = nodes.node_probe(
-        cluster,
-        via,
-        *target,
-        "--no-trunc",
-        *(["--filter", "desired-state=running"] if running_only else []),
-        "--format",
-        "{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}\t{{.ID}}"
-        "\t{{.Image}}",
-        known=("nothing found in stack", *no_such_service(target[2])),
-    )
+    filters = ["--filter", "desired-state=running"] if running_only else []
+    fields = "{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}\t{{.ID}}"
+    args = [*target, "--no-trunc", *filters, "--format", fields + "\t{{.Image}}"]
+    known = ("nothing found in stack", *nodes.no_such("service", target[2]))
+    out = nodes.node_probe(cluster, via, *args, known=known)
     found = []
     for line in (out or "").splitlines():
         name, node, desired, current, error, task_id, image = (line.split("\t") + [""] * 7)[:7]
@@ -276,37 +241,22 @@ def tasks(
 
 def deploy(cluster: Cluster, via: int, stack_file: str, env: Mapping[str, str]) -> str:
     """``docker stack deploy``: creates what is missing, updates what differs, prunes the rest."""
-    return node_docker(
-        cluster,
-        via,
-        "stack",
-        "deploy",
-        "--prune",
-        "--resolve-image",
-        "always",
-        "--compose-file",
-        stack_file,
-        STACK,
-        env=env,
-        fix="fix the stack file or the variable named above, then `sampleapp cluster deploy` "
+    args = ("stack", "deploy", "--prune", "--resolve-image", "always", "--compose-file")
+    fix = (
+        "fix the stack file or the variable named above, then `sampleapp cluster deploy` "
         "(Swarm secrets cannot change in place: after editing a secret file, "
-        "`sampleapp cluster destroy` and create again)",
+        "`sampleapp cluster destroy` and create again)"
     )
+    return node_docker(cluster, via, *args, stack_file, STACK, env=env, fix=fix)
 
 
 def service_image(cluster: Cluster, via: int, service: str) -> str | None:
     """The image the service's spec names now (pinned by digest), None when not deployed."""
     name = f"{STACK}_{service}"
     image = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
-    out = nodes.node_probe(
-        cluster, via, "service", "inspect", "--format", image, name, known=no_such_service(name)
-    )
+    known = nodes.no_such("service", name)
+    out = nodes.node_probe(cluster, via, "service", "inspect", "--format", image, name, known=known)
     return (out or "").strip() or None
-
-
-def no_such_service(*names: str) -> tuple[str, ...]:
-    """What the CLI prints for a service that does not exist (20.10, and later)."""
-    return ("no such service", *(f"service {name} not found" for name in names))
 
 
 def remove_service(cluster: Cluster, via: int, service: str) -> None:
@@ -333,14 +283,6 @@ def service_logs(cluster: Cluster, via: int, service: str, lines: int = 30) -> s
 
 def container_of(cluster: Cluster, index: int, service: str) -> str | None:
     """The id of a running container of ``service`` on node ``index``, if any."""
-    out = node_docker(
-        cluster,
-        index,
-        "ps",
-        "-q",
-        "--filter",
-        f"label=com.docker.swarm.service.name={STACK}_{service}",
-        "--filter",
-        "status=running",
-    ).split()
-    return out[0] if out else None
+    label = f"label=com.docker.swarm.service.name={STACK}_{service}"
+    out = node_docker(cluster, index, "ps", "-q", "--filter", label, "--filter", "status=running")
+    return next(iter(out.split()), None)
