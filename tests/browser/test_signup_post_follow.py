@@ -9,38 +9,17 @@ answered locally with nothing, since this machine has no internet.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from sampleapp.web.microposts.models import Micropost
 from sampleapp.web.users.models import User
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def chromium_path() -> str:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} not found: install Debian's `chromium` package "
-            "(apt-get install chromium), or run `make test`"
-        )
-    return str(CHROMIUM)
-
-
-def test_sign_up_post_follow_and_see_the_feed(live_server, chromium_path: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_sign_up_post_follow_and_see_the_feed(live_server, open_browser) -> None:
+    from playwright.sync_api import expect
 
     author = User.objects.create_user(
         name="Followed Author", email="author@example.com", password="foobar"
@@ -48,8 +27,7 @@ def test_sign_up_post_follow_and_see_the_feed(live_server, chromium_path: str) -
     Micropost.objects.create(user=author, content="A post from the followed author")
     profile = f"{live_server.url}/users/{author.pk}"
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
+    with open_browser() as browser:
         page = browser.new_page()
         page.route(re.compile(r"https://secure\.gravatar\.com/.*"), lambda route: route.abort())
         page.set_default_timeout(15_000)
@@ -90,7 +68,6 @@ def test_sign_up_post_follow_and_see_the_feed(live_server, chromium_path: str) -
         page.get_by_role("link", name="Home").click()
         feed = page.locator("ol.microposts span.content")
         expect(feed).to_have_text(["Hello from a real browser", "A post from the followed author"])
-        browser.close()
 
     follower = User.objects.get(email="browser@example.com")
     assert follower.is_following(author)

@@ -4,8 +4,32 @@
 //    If anything goes wrong, the form is submitted the ordinary way.
 // 2. Forms marked data-confirm ("You sure?") ask first.
 // 3. The Account dropdown opens on click (it also opens on hover and keyboard focus in CSS).
+// 4. A Gravatar that cannot load (gravatar.com unreachable) shows the local placeholder image
+//    (the script tag's data-gravatar-placeholder) at the size asked of Gravatar (s=), not a
+//    broken image; the Gravatar address stays in the image's data-gravatar.
 (function () {
   "use strict";
+
+  var placeholder = document.currentScript && document.currentScript.dataset.gravatarPlaceholder;
+
+  function showPlaceholder(img) {
+    if (!placeholder || img.dataset.gravatar) return;
+    var size = /[?&]s=(\d+)/.exec(img.src);
+    img.dataset.gravatar = img.src;
+    if (size) img.width = img.height = Number(size[1]);
+    img.src = placeholder;
+  }
+
+  // An image's error event does not bubble: listen while it goes down (capture).
+  document.addEventListener("error", function (event) {
+    var img = event.target;
+    if (img instanceof HTMLImageElement && img.classList.contains("gravatar")) showPlaceholder(img);
+  }, true);
+  // This script is deferred: some may have failed before it ran.
+  var gravatars = document.querySelectorAll("img.gravatar");
+  for (var i = 0; i < gravatars.length; i++) {
+    if (gravatars[i].complete && gravatars[i].naturalWidth === 0) showPlaceholder(gravatars[i]);
+  }
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
