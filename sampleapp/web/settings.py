@@ -147,6 +147,7 @@ LOGIN_URL = "/signin"
 
 MIDDLEWARE = [
     "sampleapp.web.middleware.ServedByMiddleware",
+    "sampleapp.web.middleware.Utf8FormsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -109,3 +109,40 @@ def test_static_files_are_served_by_the_app(client: Client) -> None:
     response = client.get("/static/css/custom.css")
     assert response.status_code == 200
     assert b".gravatar" in b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+
+FORM = b"session%5Bemail%5D=a%40b.com&session%5Bpassword%5D=x%E9"
+MULTIPART = b'--XX\r\nContent-Disposition: form-data; name="user[name]"\r\n\r\nx\xe9\r\n--XX--\r\n'
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "content_type", "body"),
+    [
+        ("POST", "application/x-www-form-urlencoded; charset=latin-1", FORM),
+        ("POST", "multipart/form-data; boundary=XX; charset=rot13", MULTIPART),
+        ("POST", "multipart/form-data; boundary=XX; charset=latin-1", MULTIPART),
+        ("PATCH", "application/x-www-form-urlencoded; charset=base64", FORM),
+        ("DELETE", "application/x-www-form-urlencoded; charset=utf-16", FORM),
+    ],
+    ids=["post-latin1", "multipart-rot13", "multipart-latin1", "patch-base64", "delete-utf16"],
+)
+def test_a_form_whose_charset_is_not_utf8_is_a_400(method, content_type, body, user) -> None:
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    path = "/sessions" if method == "POST" else f"/users/{user.pk}"
+    response = client.generic(method, path, body, content_type=content_type)
+    assert response.status_code == 400
+    user.refresh_from_db()  # still there, unchanged
+
+
+@pytest.mark.django_db
+def test_a_form_in_utf8_whatever_the_spelling_is_accepted(user) -> None:
+    for charset in ("", "; charset=utf-8", "; charset=UTF-8"):
+        response = Client().generic(
+            "POST",
+            "/sessions",
+            b"session%5Bemail%5D=nobody%40example.com&session%5Bpassword%5D=x",
+            content_type=f"application/x-www-form-urlencoded{charset}",
+        )
+        assert response.status_code == 200, charset

@@ -10,7 +10,7 @@ cookie is dead everywhere. HTML forms reach PATCH and DELETE through ``_method``
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -26,9 +26,9 @@ def new(request: HttpRequest) -> HttpResponse:
 
 def create(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST)
-    if not form.is_valid():
+    user = form.save() if form.is_valid() else None
+    if user is None:
         return render(request, "users/new.html", {"form": form})
-    user = form.save()
     login(request, user)
     messages.success(request, "Welcome to the Sample App!")
     return redirect("user", user.pk)
@@ -56,9 +56,9 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @correct_user
 def update(request: HttpRequest, pk: int) -> HttpResponse:
     form = ProfileForm(request.POST, user=request.user)
-    if not form.is_valid():
+    user = form.save() if form.is_valid() else None
+    if user is None:
         return render(request, "users/edit.html", {"form": form})
-    user = form.save()
     update_session_auth_hash(request, user)  # new password: keep this session only
     messages.success(request, "Profile updated")
     return redirect("user", user.pk)
@@ -95,10 +95,7 @@ def signin(request: HttpRequest) -> HttpResponse:
 
 def create_session(request: HttpRequest) -> HttpResponse:
     form = SessionForm(request.POST)
-    form.is_valid()
-    user = authenticate(
-        request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
-    )
+    user = form.find_user(request)
     if user is None:
         error = "Invalid email/password combination"  # flash.now: this response only
         return render(request, "users/signin.html", {"form": form, "error": error})

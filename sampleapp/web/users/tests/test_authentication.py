@@ -210,3 +210,14 @@ def test_successful_signin_scenario(client: Client) -> None:
     )
     assert page.title.endswith(user.name)
     assert page.has_button("Sign out", action="/signout")
+
+
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_a_nul_byte_in_the_sign_in_email_or_password_shows_the_invalid_combination_page(
+    client: Client, user: User, field: str
+) -> None:
+    data = {"session[email]": user.email, "session[password]": "foobar"}
+    data[f"session[{field}]"] += "\x00"
+    page = Page(client.post("/sessions", data))
+    assert page.title.endswith("| Sign in")
+    assert [a.text for a in page.select("div.alert")] == ["Invalid email/password combination"]

@@ -255,3 +255,11 @@ def test_with_stats_counts_posts_following_and_followers(make_user, make_micropo
 def test_gravatar_id_is_the_md5_of_the_lower_case_email(make_user) -> None:
     user = make_user(email="MHartl@example.COM")
     assert user.gravatar_id == hashlib.md5(b"mhartl@example.com").hexdigest()
+
+
+def test_email_over_255_characters_is_too_long() -> None:
+    user = new_user(email="a" * 244 + "@example.com")  # 256 characters
+    with pytest.raises(ValidationError) as raised:
+        user.full_clean()
+    assert raised.value.message_dict["email"] == ["Email is too long (maximum is 255 characters)"]
+    assert is_valid(new_user(email="a" * 243 + "@example.com"))

@@ -20,6 +20,10 @@ SIGNUP = {
 }
 
 
+def error_list(page: Page) -> list[str]:
+    return [li.text for li in page.select("#error_explanation li")]
+
+
 class TestIndex:
     def test_index_has_title_and_heading(self, client: Client, user: User) -> None:
         page = sign_in(client, user)
@@ -257,3 +261,11 @@ class TestFollowLists:
     def test_unknown_user_follow_list_is_a_404(self, client, user) -> None:
         client.force_login(user)
         assert client.get("/users/987654/following").status_code == 404
+
+
+def test_signing_up_with_a_10005_character_email_says_it_is_too_long(client: Client) -> None:
+    email = "a" * 9993 + "@example.com"
+    assert len(email) == 10_005
+    page = Page(client.post("/users", {**SIGNUP, "user[email]": email}))
+    assert error_list(page) == ["* Email is too long (maximum is 255 characters)"]
+    assert User.objects.count() == 0
