@@ -217,6 +217,7 @@ LOGGING = {
         }
     },
     "loggers": {
+        "sampleapp": {"handlers": ["stdout"], "level": "INFO"},
         "sampleapp.requests": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         # Django's own request log would be a second line per failed request.
         "django.request": {"handlers": [], "level": "ERROR", "propagate": False},

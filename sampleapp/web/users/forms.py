@@ -93,7 +93,9 @@ class SignupForm(RailsForm):
         validation would have said, keeping what was typed."""
         self.user.name = self.cleaned_data["name"]
         self.user.email = self.cleaned_data["email"]
-        self.user.set_password(self.cleaned_data["password"])
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):  # the same one kept: other sessions stay
+            self.user.set_password(password)
         try:
             with transaction.atomic():
                 self.user.save()

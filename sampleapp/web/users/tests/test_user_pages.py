@@ -41,6 +41,16 @@ class TestIndex:
         page2 = Page(client.get("/users?page=2"))
         assert [li.select("a")[0].text for li in page2.select("ul.users li")] == [users[30].name]
 
+    @pytest.mark.parametrize("number", ["0", "-1", "-30"])
+    def test_page_zero_or_a_negative_page_shows_the_first_page(
+        self, client, make_user, number: str
+    ) -> None:
+        users = [make_user() for _ in range(31)]
+        client.force_login(users[0])
+        page = Page(client.get(f"/users?page={number}"))
+        names = [li.select("a")[0].text for li in page.select("ul.users li")]
+        assert names == [u.name for u in users[:30]]
+
     def test_index_has_no_delete_links_for_a_non_admin(self, client, make_user) -> None:
         user, _ = make_user(), make_user()
         client.force_login(user)
@@ -215,6 +225,35 @@ class TestEdit:
         assert page.has_button("Sign out", action="/signout")
         user.refresh_from_db()
         assert (user.name, user.email) == ("New Name", "new@example.com")
+
+    def change(self, client: Client, user: User, name: str, password: str) -> Page:
+        return click(
+            client,
+            Page(client.get(f"/users/{user.pk}/edit")),
+            "Save changes",
+            **{
+                "user[name]": name,
+                "user[email]": user.email,
+                "user[password]": password,
+                "user[password_confirmation]": password,
+            },
+        )
+
+    def test_editing_only_the_name_keeps_other_sessions_signed_in(self, client, user) -> None:
+        elsewhere = Client()
+        sign_in(elsewhere, user)
+        sign_in(client, user)
+        assert self.change(client, user, "New Name", "foobar").has("div.alert", "Profile updated")
+        assert client.get("/users").status_code == 200
+        assert elsewhere.get("/users").status_code == 200
+
+    def test_changing_the_password_signs_out_other_sessions_only(self, client, user) -> None:
+        elsewhere = Client()
+        sign_in(elsewhere, user)
+        sign_in(client, user)
+        assert self.change(client, user, user.name, "barbaz").has("div.alert", "Profile updated")
+        assert client.get("/users").status_code == 200
+        assert elsewhere.get("/users").status_code == 302
 
     def test_admin_attribute_cannot_be_set_through_update(self, client, user) -> None:
         client.force_login(user)
