@@ -1,10 +1,11 @@
-"""The ``migrate`` job of a deployment: wait for the database, then migrate and populate, once.
+"""The ``migrate`` job of a deployment: wait for the database, migrate, populate, clear sessions.
 
 The thesis's ``app-job`` ran ``setup.sh`` on every node at once, so migrations and seeding raced.
 Here each run waits for the database with a deadline (the ``nc -z`` loop of ``setup.sh``), then
 holds a PostgreSQL session advisory lock around ``migrate`` and ``populate``: when several jobs
 start together exactly one does the work, the others wait for it and then find nothing to do.
-Static files are not collected here: they are baked into the image.
+Static files are not collected here: they are baked into the image. Each run also deletes the
+expired sessions (``clearsessions``), such as the short ones left by anonymous visitors.
 """
 
 from __future__ import annotations
@@ -67,4 +68,6 @@ def run(timeout: float = 120.0, progress: Progress | None = None) -> None:
         call_command("migrate", interactive=False, verbosity=1)
         progress.step("Loading the sample data (skipped when already there)")
         call_command("populate", verbosity=1)
+        progress.step("Deleting expired sessions")
+        call_command("clearsessions")
     progress.done("Database ready")

@@ -147,6 +147,7 @@ LOGIN_URL = "/signin"
 
 MIDDLEWARE = [
     "sampleapp.web.middleware.ServedByMiddleware",
+    "sampleapp.web.middleware.Utf8FormsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -216,6 +217,7 @@ LOGGING = {
         }
     },
     "loggers": {
+        "sampleapp": {"handlers": ["stdout"], "level": "INFO"},
         "sampleapp.requests": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         # Django's own request log would be a second line per failed request.
         "django.request": {"handlers": [], "level": "ERROR", "propagate": False},

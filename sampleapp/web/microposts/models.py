@@ -3,7 +3,10 @@
 There is no default ordering (the Rails ``default_scope``): every list orders explicitly, newest
 first with the id as tie-break, so posts created in the same instant keep a stable order.
 ``feed_for(user)`` is the one place the feed's SQL is written: the user's own posts plus those of
-the users they follow, as the Rails ``from_users_followed_by`` subselect.
+the users they follow, as the Rails ``from_users_followed_by`` subselect. The authors are one
+subquery (the followed ids, UNION the user's own id) rather than ``IN (...) OR user_id = ?``:
+PostgreSQL cannot answer that OR from an index and scans every micropost, while a single IN list
+is a nested loop of index scans on ``microposts.user_id``, one per author.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from sampleapp.web.relationships.models import Relationship
@@ -46,7 +48,8 @@ class MicropostQuerySet(models.QuerySet["Micropost"]):
 
     def feed_for(self, user: User) -> MicropostQuerySet:
         followed = Relationship.objects.filter(follower=user).values("followed_id")
-        return self.filter(Q(user_id__in=followed) | Q(user=user)).newest_first()
+        own = type(user).objects.filter(pk=user.pk).values("id")
+        return self.filter(user_id__in=followed.union(own, all=True)).newest_first()
 
 
 class Micropost(models.Model):

@@ -11,9 +11,19 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django import forms
+from django.contrib.auth import authenticate
+from django.db import IntegrityError, transaction
 from django.forms import BoundField
+from django.http import HttpRequest
 
-from sampleapp.web.users.models import User, email_errors, name_errors, password_errors
+from sampleapp.web.users.models import (
+    EMAIL_TAKEN,
+    User,
+    email_errors,
+    email_taken,
+    name_errors,
+    password_errors,
+)
 
 
 class RailsBoundField(BoundField):
@@ -77,11 +87,25 @@ class SignupForm(RailsForm):
         )
         return data
 
-    def save(self) -> User:
+    def save(self) -> User | None:
+        """The saved user, or None when a request at the same moment took the email after this
+        form checked it: the unique index settles that race, and the form then says what
+        validation would have said, keeping what was typed."""
         self.user.name = self.cleaned_data["name"]
         self.user.email = self.cleaned_data["email"]
-        self.user.set_password(self.cleaned_data["password"])
-        self.user.save()
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):  # the same one kept: other sessions stay
+            self.user.set_password(password)
+        try:
+            with transaction.atomic():
+                self.user.save()
+        except IntegrityError:
+            if not email_taken(self.user.email, self.user.pk):
+                raise
+            if self.user.pk is not None:
+                self.user.refresh_from_db()  # the signed-in user, as stored
+            self.add_error("email", EMAIL_TAKEN)
+            return None
         return self.user
 
 
@@ -103,3 +127,12 @@ class SessionForm(RailsForm):
     password = forms.CharField(
         label="Password", required=False, strip=False, widget=forms.PasswordInput
     )
+
+    def find_user(self, request: HttpRequest) -> User | None:
+        """The user these credentials sign in, if any. A field Django refuses (a NUL byte)
+        signs in no one, like a wrong password."""
+        if not self.is_valid():
+            return None
+        data = self.cleaned_data
+        user = authenticate(request, username=data["email"], password=data["password"])
+        return user if isinstance(user, User) else None

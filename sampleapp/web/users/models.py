@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 # Ruby's \w is ASCII-only and its \z is Python's \Z (spec B.2).
 EMAIL_RE = re.compile(r"\A[\w+\-.]+@[a-z\d\-]+(\.[a-z]+)*\.[a-z]+\Z", re.IGNORECASE | re.ASCII)
 NAME_MAX = 50
+EMAIL_MAX = 255  # the column's length: PostgreSQL refuses more, SQLite would store anything
+EMAIL_TAKEN = "Email has already been taken"
 PASSWORD_MIN = 6
 
 
@@ -46,11 +48,17 @@ def email_errors(email: str | None, exclude_pk: int | None = None) -> list[str]:
     email = email or ""
     if not email.strip():
         return ["Email can't be blank", "Email is invalid"]
-    if not EMAIL_RE.match(email):
-        return ["Email is invalid"]
-    if User.objects.filter(email=email.lower()).exclude(pk=exclude_pk).exists():
-        return ["Email has already been taken"]
-    return []
+    errors = [] if EMAIL_RE.match(email) else ["Email is invalid"]
+    if len(email) > EMAIL_MAX:
+        errors.append(f"Email is too long (maximum is {EMAIL_MAX} characters)")
+    if not errors and email_taken(email, exclude_pk):
+        errors.append(EMAIL_TAKEN)
+    return errors
+
+
+def email_taken(email: str, exclude_pk: int | None = None) -> bool:
+    """Someone else has this email (case-insensitive: emails are stored lower-case)."""
+    return bool(User.objects.filter(email=email.lower()).exclude(pk=exclude_pk).exists())
 
 
 def password_errors(
@@ -110,7 +118,7 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[
 
 class User(AbstractBaseUser):
     name = models.CharField(max_length=NAME_MAX)
-    email = models.CharField(max_length=255, unique=True)
+    email = models.CharField(max_length=EMAIL_MAX, unique=True)
     admin = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

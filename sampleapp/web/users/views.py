@@ -10,12 +10,12 @@ cookie is dead everywhere. HTML forms reach PATCH and DELETE through ``_method``
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth import logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from sampleapp.web.pagination import paginate
-from sampleapp.web.users.access import admin_user, correct_user, signed_in_user
+from sampleapp.web.users.access import admin_user, correct_user, sign_in, signed_in_user
 from sampleapp.web.users.forms import ProfileForm, SessionForm, SignupForm
 from sampleapp.web.users.models import User, UserQuerySet
 
@@ -26,10 +26,10 @@ def new(request: HttpRequest) -> HttpResponse:
 
 def create(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST)
-    if not form.is_valid():
+    user = form.save() if form.is_valid() else None
+    if user is None:
         return render(request, "users/new.html", {"form": form})
-    user = form.save()
-    login(request, user)
+    sign_in(request, user)
     messages.success(request, "Welcome to the Sample App!")
     return redirect("user", user.pk)
 
@@ -56,16 +56,19 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @correct_user
 def update(request: HttpRequest, pk: int) -> HttpResponse:
     form = ProfileForm(request.POST, user=request.user)
-    if not form.is_valid():
+    user = form.save() if form.is_valid() else None
+    if user is None:
         return render(request, "users/edit.html", {"form": form})
-    user = form.save()
-    update_session_auth_hash(request, user)  # new password: keep this session only
+    update_session_auth_hash(request, user)  # a new password signs out the other sessions
     messages.success(request, "Profile updated")
     return redirect("user", user.pk)
 
 
 @admin_user
 def destroy(request: HttpRequest, pk: int) -> HttpResponse:
+    if pk == request.user.pk:  # the index shows no link for it; a forged request gets this
+        messages.error(request, "You cannot delete your own account.")
+        return redirect("users")
     get_object_or_404(User, pk=pk).delete()
     messages.success(request, "User destroyed.")
     return redirect("users")
@@ -95,15 +98,12 @@ def signin(request: HttpRequest) -> HttpResponse:
 
 def create_session(request: HttpRequest) -> HttpResponse:
     form = SessionForm(request.POST)
-    form.is_valid()
-    user = authenticate(
-        request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
-    )
+    user = form.find_user(request)
     if user is None:
         error = "Invalid email/password combination"  # flash.now: this response only
         return render(request, "users/signin.html", {"form": form, "error": error})
     return_to = request.session.pop("return_to", None)
-    login(request, user)
+    sign_in(request, user)
     return redirect(return_to) if return_to else redirect("user", user.pk)
 
 

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
+from django.utils import timezone
 
 from sampleapp.web.conftest import click, sign_in
 from sampleapp.web.microposts.models import Micropost
@@ -131,6 +135,35 @@ class TestForNonSignedInUsers:
         client.post(f"/users/{user.pk}", {"_method": "patch"})
         assert sign_in(client, user).title.endswith(user.name)
 
+    def test_a_visit_to_a_protected_page_leaves_a_session_that_expires_within_a_day(
+        self, client: Client, user: User
+    ) -> None:
+        client.get(f"/users/{user.pk}/edit")
+        session = Session.objects.get()  # it holds the page to come back to
+        assert session.expire_date <= timezone.now() + dt.timedelta(days=1)
+
+    @pytest.mark.parametrize("how", ["sign in", "sign up"])
+    def test_signing_in_after_that_visit_keeps_the_session_for_years(
+        self, client: Client, user: User, how: str
+    ) -> None:
+        client.get(f"/users/{user.pk}/edit")
+        if how == "sign in":
+            sign_in(client, user)
+        else:
+            client.post(
+                "/users",
+                {
+                    "user[name]": "New User",
+                    "user[email]": "new@example.com",
+                    "user[password]": "foobar",
+                    "user[password_confirmation]": "foobar",
+                },
+            )
+        cookie = client.cookies["sessionid"]
+        session = Session.objects.get(session_key=cookie.value)
+        assert session.expire_date >= timezone.now() + dt.timedelta(days=365 * 19)
+        assert cookie["max-age"] >= 60 * 60 * 24 * 365 * 19
+
 
 class TestAsWrongUser:
     @pytest.fixture
@@ -172,6 +205,18 @@ def test_non_admin_cannot_delete_a_user(client: Client, make_user) -> None:
     assert User.objects.filter(pk=user.pk).exists()
 
 
+@pytest.mark.parametrize("how", ["DELETE", "POST _method=delete"])
+def test_an_admin_cannot_delete_their_own_account(client: Client, make_user, how: str) -> None:
+    admin = make_user(admin=True)
+    client.force_login(admin)
+    if how == "DELETE":
+        response = client.delete(f"/users/{admin.pk}")
+    else:
+        response = client.post(f"/users/{admin.pk}", {"_method": "delete"})
+    assert response.status_code == 302
+    assert User.objects.filter(pk=admin.pk).exists()
+
+
 def test_forged_delete_without_csrf_token_is_refused(make_user) -> None:
     admin, victim = make_user(admin=True), make_user()
     forger = Client(enforce_csrf_checks=True)
@@ -210,3 +255,14 @@ def test_successful_signin_scenario(client: Client) -> None:
     )
     assert page.title.endswith(user.name)
     assert page.has_button("Sign out", action="/signout")
+
+
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_a_nul_byte_in_the_sign_in_email_or_password_shows_the_invalid_combination_page(
+    client: Client, user: User, field: str
+) -> None:
+    data = {"session[email]": user.email, "session[password]": "foobar"}
+    data[f"session[{field}]"] += "\x00"
+    page = Page(client.post("/sessions", data))
+    assert page.title.endswith("| Sign in")
+    assert [a.text for a in page.select("div.alert")] == ["Invalid email/password combination"]

@@ -9,7 +9,7 @@ import hashlib
 import pytest
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from sampleapp.web.microposts.models import Micropost
@@ -214,6 +214,45 @@ class TestStatus:
         assert not set(followed_posts) & set(user.feed())
 
 
+def feed_plan(user: User) -> str:
+    """The database's plan for the first page of ``user``'s feed, as the home page reads it."""
+    sql, params = user.feed().for_listing()[:30].query.sql_with_params()
+    explain = "EXPLAIN" if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{explain} {sql}", params)
+        return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def test_the_feeds_first_page_is_read_through_an_index_among_100000_posts() -> None:
+    authors = User.objects.bulk_create(
+        User(name=f"Author {n}", email=f"author{n}@example.com", password="!") for n in range(100)
+    )
+    user, followed = authors[0], authors[1:6]
+    for other in followed:
+        user.follow(other)
+    start = timezone.now()
+    Micropost.objects.bulk_create(
+        (
+            Micropost(
+                user=authors[n % 100],
+                content="Lorem ipsum",
+                created_at=start - dt.timedelta(seconds=n),
+            )
+            for n in range(100_000)
+        ),
+        batch_size=5000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    plan = feed_plan(user)
+    print(f"\nFeed plan ({connection.vendor}, 100,000 microposts):\n{plan}")
+    full_scan = "Seq Scan on microposts" if connection.vendor == "postgresql" else "SCAN microposts"
+    assert full_scan not in plan
+    authors_ids = [user.pk, *(u.pk for u in followed)]
+    expected = Micropost.objects.filter(user_id__in=authors_ids).newest_first()[:30]
+    assert list(user.feed()[:30]) == list(expected)
+
+
 def test_following_a_user_shows_in_both_directions(make_user) -> None:
     user, other = make_user(), make_user()
     user.follow(other)
@@ -255,3 +294,11 @@ def test_with_stats_counts_posts_following_and_followers(make_user, make_micropo
 def test_gravatar_id_is_the_md5_of_the_lower_case_email(make_user) -> None:
     user = make_user(email="MHartl@example.COM")
     assert user.gravatar_id == hashlib.md5(b"mhartl@example.com").hexdigest()
+
+
+def test_email_over_255_characters_is_too_long() -> None:
+    user = new_user(email="a" * 244 + "@example.com")  # 256 characters
+    with pytest.raises(ValidationError) as raised:
+        user.full_clean()
+    assert raised.value.message_dict["email"] == ["Email is too long (maximum is 255 characters)"]
+    assert is_valid(new_user(email="a" * 243 + "@example.com"))

@@ -20,6 +20,10 @@ SIGNUP = {
 }
 
 
+def error_list(page: Page) -> list[str]:
+    return [li.text for li in page.select("#error_explanation li")]
+
+
 class TestIndex:
     def test_index_has_title_and_heading(self, client: Client, user: User) -> None:
         page = sign_in(client, user)
@@ -36,6 +40,16 @@ class TestIndex:
         assert names == [u.name for u in users[:30]]
         page2 = Page(client.get("/users?page=2"))
         assert [li.select("a")[0].text for li in page2.select("ul.users li")] == [users[30].name]
+
+    @pytest.mark.parametrize("number", ["0", "-1", "-30"])
+    def test_page_zero_or_a_negative_page_shows_the_first_page(
+        self, client, make_user, number: str
+    ) -> None:
+        users = [make_user() for _ in range(31)]
+        client.force_login(users[0])
+        page = Page(client.get(f"/users?page={number}"))
+        names = [li.select("a")[0].text for li in page.select("ul.users li")]
+        assert names == [u.name for u in users[:30]]
 
     def test_index_has_no_delete_links_for_a_non_admin(self, client, make_user) -> None:
         user, _ = make_user(), make_user()
@@ -212,6 +226,35 @@ class TestEdit:
         user.refresh_from_db()
         assert (user.name, user.email) == ("New Name", "new@example.com")
 
+    def change(self, client: Client, user: User, name: str, password: str) -> Page:
+        return click(
+            client,
+            Page(client.get(f"/users/{user.pk}/edit")),
+            "Save changes",
+            **{
+                "user[name]": name,
+                "user[email]": user.email,
+                "user[password]": password,
+                "user[password_confirmation]": password,
+            },
+        )
+
+    def test_editing_only_the_name_keeps_other_sessions_signed_in(self, client, user) -> None:
+        elsewhere = Client()
+        sign_in(elsewhere, user)
+        sign_in(client, user)
+        assert self.change(client, user, "New Name", "foobar").has("div.alert", "Profile updated")
+        assert client.get("/users").status_code == 200
+        assert elsewhere.get("/users").status_code == 200
+
+    def test_changing_the_password_signs_out_other_sessions_only(self, client, user) -> None:
+        elsewhere = Client()
+        sign_in(elsewhere, user)
+        sign_in(client, user)
+        assert self.change(client, user, user.name, "barbaz").has("div.alert", "Profile updated")
+        assert client.get("/users").status_code == 200
+        assert elsewhere.get("/users").status_code == 302
+
     def test_admin_attribute_cannot_be_set_through_update(self, client, user) -> None:
         client.force_login(user)
         client.post(
@@ -257,3 +300,11 @@ class TestFollowLists:
     def test_unknown_user_follow_list_is_a_404(self, client, user) -> None:
         client.force_login(user)
         assert client.get("/users/987654/following").status_code == 404
+
+
+def test_signing_up_with_a_10005_character_email_says_it_is_too_long(client: Client) -> None:
+    email = "a" * 9993 + "@example.com"
+    assert len(email) == 10_005
+    page = Page(client.post("/users", {**SIGNUP, "user[email]": email}))
+    assert error_list(page) == ["* Email is too long (maximum is 255 characters)"]
+    assert User.objects.count() == 0
