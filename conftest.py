@@ -4,7 +4,8 @@ pytest-django imports the settings before any conftest is read, so this module r
 once with the test environment: ``SAMPLEAPP_ENV=test`` (fast password hashing), a temporary
 data directory, and, when ``SAMPLEAPP_TEST_DB=postgres``, ``DATABASE_URL`` pointing at a real
 PostgreSQL server started for the session from the installed binaries (tests/support/
-postgres.py). Settings stay the only reader of the variables; nothing else is patched. The
+postgres.py). ``mailbox`` is a real SMTP server (aiosmtpd) that a test's mails are
+delivered to. Settings stay the only reader of the variables; nothing else is patched. The
 reload happens in ``pytest_configure``, before any database connection or test database exists.
 """
 
@@ -15,10 +16,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.postgres import PostgresServer
+from tests.support.smtp import Mailbox
 
 _server: PostgresServer | None = None
 _data_dir = tempfile.TemporaryDirectory(prefix="sampleapp-test-")
@@ -86,3 +89,17 @@ def subprocess_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env["DJANGO_SETTINGS_MODULE"] = "sampleapp.web.settings"
     env.pop("DATABASE_URL", None)
     yield env
+
+
+@pytest.fixture
+def mailbox(settings: Any) -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1 that the app's mails are delivered to for this test."""
+    box = Mailbox().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", box.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    try:
+        yield box
+    finally:
+        box.stop()

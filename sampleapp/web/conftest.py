@@ -4,6 +4,7 @@
 ("Person N", person_N@example.com, password "foobar"). ``sign_in`` goes through the sign-in
 form as Capybara did; ``client.force_login`` is the spec's ``no_capybara: true`` variant.
 ``click`` submits the form that holds a button, as ``click_button``/``click_link`` did.
+``mailbox`` (the root conftest) is a real SMTP server the app's mails go to.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def make_user(db: None) -> Callable[..., User]:
         password = fields.pop("password", "foobar")
         fields.setdefault("name", f"Person {n}")
         fields.setdefault("email", f"person_{n}@example.com")
+        fields.setdefault("activated", True)  # the later editions' factory: activated users
         user = User.objects.create_user(password=password, **fields)
         user.raw_password = password  # type: ignore[attr-defined]
         return user

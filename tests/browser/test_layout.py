@@ -48,13 +48,18 @@ def site(live_server) -> Site:
     has posts of both, the author's profile has microposts and an Unfollow button, and the
     followers list has three users.
     """
-    me = User.objects.create_user(name="Layout User", email="me@example.com", password=PASSWORD)
+    me = User.objects.create_user(
+        name="Layout User", email="me@example.com", password=PASSWORD, activated=True
+    )
     author = User.objects.create_user(
-        name="Followed Author", email="author@example.com", password=PASSWORD
+        name="Followed Author", email="author@example.com", password=PASSWORD, activated=True
     )
     others = [
         User.objects.create_user(
-            name=f"Follower {n}", email=f"follower{n}@example.com", password=PASSWORD
+            name=f"Follower {n}",
+            email=f"follower{n}@example.com",
+            password=PASSWORD,
+            activated=True,
         )
         for n in (1, 2)
     ]

@@ -1,4 +1,5 @@
-"""A real browser: sign up, post, follow in place with JavaScript, and see the feed.
+"""A real browser: sign up, follow the activation mail's link, post, follow in place with
+JavaScript, and see the feed (the mail goes through a real SMTP server, ``mailbox``).
 
 Headless Chromium (Debian's ``chromium``) drives the app served by pytest-django's live server.
 The follow button must flip and the followers count change without a page load: the test marks
@@ -18,11 +19,11 @@ from sampleapp.web.users.models import User
 pytestmark = pytest.mark.browser
 
 
-def test_sign_up_post_follow_and_see_the_feed(live_server, open_browser) -> None:
+def test_sign_up_activate_post_follow_and_see_the_feed(live_server, open_browser, mailbox) -> None:
     from playwright.sync_api import expect
 
     author = User.objects.create_user(
-        name="Followed Author", email="author@example.com", password="foobar"
+        name="Followed Author", email="author@example.com", password="foobar", activated=True
     )
     Micropost.objects.create(user=author, content="A post from the followed author")
     profile = f"{live_server.url}/users/{author.pk}"
@@ -38,7 +39,11 @@ def test_sign_up_post_follow_and_see_the_feed(live_server, open_browser) -> None
         page.get_by_label("Password", exact=True).fill("secret1")
         page.get_by_label("Confirmation").fill("secret1")
         page.get_by_role("button", name="Create my account").click()
-        expect(page.locator("div.alert-success")).to_contain_text("Welcome to the Sample App!")
+        expect(page.locator("div.alert-notice")).to_have_text(
+            "Please check your email to activate your account."
+        )
+        page.goto(mailbox.link("browser@example.com", "account_activations"))
+        expect(page.locator("div.alert-success")).to_have_text("Account activated!")
         expect(page).to_have_title("Ruby on Rails Tutorial Sample App | Browser User")
 
         page.get_by_role("link", name="Home").click()

@@ -29,7 +29,7 @@ def _respond(request: HttpRequest, user: User, relationship: Relationship | None
 
 @signed_in_user
 def create(request: SignedInRequest) -> HttpResponse:
-    others = User.objects.exclude(pk=request.user.pk)
+    others = User.objects.active().exclude(pk=request.user.pk)
     user = get_object_or_404(others, pk=FollowForm(request.POST).followed_pk())
     return _respond(request, user, request.user.follow(user))
 

@@ -94,12 +94,14 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "SAMPLEAPP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": database.url,
+            "EMAIL_URL": "console://",
         }
         child = {"PATH": "/usr/bin:/bin", "SAMPLEAPP_DATA_DIR": str(base), **env}
         manage(child, "migrate", "--noinput")
         create = (
             "from sampleapp.web.users.models import User; User.objects.create_user("
-            f"name='Example User', email={site.DEMO_EMAIL!r}, password={site.DEMO_PASSWORD!r})"
+            f"name='Example User', email={site.DEMO_EMAIL!r}, password={site.DEMO_PASSWORD!r}, "
+            "activated=True)"
         )
         manage(child, "shell", "-c", create)
         server = AppServer(base, base, "outage", endpoints="", **env).start()

@@ -136,3 +136,51 @@ class SessionForm(RailsForm):
         data = self.cleaned_data
         user = authenticate(request, username=data["email"], password=data["password"])
         return user if isinstance(user, User) else None
+
+    def unactivated_user(self) -> User | None:
+        """The account these credentials are right for but that is not activated yet (Django's
+        ``authenticate`` refuses it like a wrong password), so the page can say what to do."""
+        if not self.is_valid():
+            return None
+        email, password = self.cleaned_data["email"], self.cleaned_data["password"]
+        user = User.objects.filter(email=email.lower(), activated=False).first()
+        return user if user is not None and user.check_password(password) else None
+
+
+class PasswordResetRequestForm(RailsForm):
+    """ "Forgot password": the email to send a reset link to."""
+
+    scope = "password_reset"
+
+    email = forms.CharField(label="Email", required=False)
+
+    def user(self) -> User | None:
+        """The account with that email, if any; the page says the same either way."""
+        if not self.is_valid():
+            return None
+        user: User | None = User.objects.filter(
+            email=self.cleaned_data["email"].strip().lower()
+        ).first()
+        return user
+
+
+class PasswordResetForm(RailsForm):
+    """The new password, under the sign-up rules (a blank one is refused)."""
+
+    scope = "user"
+
+    password = forms.CharField(
+        label="Password", required=False, strip=False, widget=forms.PasswordInput
+    )
+    password_confirmation = forms.CharField(
+        label="Confirmation", required=False, strip=False, widget=forms.PasswordInput
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        self.add_errors(
+            password_errors(
+                data.get("password", ""), data.get("password_confirmation"), creating=True
+            )
+        )
+        return data

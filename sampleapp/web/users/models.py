@@ -94,6 +94,10 @@ class UserQuerySet(models.QuerySet["User"]):
         """Adds microposts_count, following_count and followers_count in the same query."""
         return self.annotate(**{name: RawSQL(sql, ()) for name, sql in STATS_SQL.items()})
 
+    def active(self) -> UserQuerySet:
+        """Accounts whose owner followed the activation link: the only ones listed or shown."""
+        return self.filter(activated=True)
+
     def for_listing(self) -> UserQuerySet:
         """Only the columns a list of users shows (name, gravatar, admin's delete link)."""
         return self.only("id", "name", "email", "admin")
@@ -122,6 +126,8 @@ class User(AbstractBaseUser):
     admin = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    activated = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -149,6 +155,24 @@ class User(AbstractBaseUser):
             errors.update(exc.message_dict)
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        """Django's own check (sign-in, and every request's session): an account not activated
+        yet signs in nowhere."""
+        return self.activated
+
+    def activate(self) -> None:
+        self.activated = True
+        self.activated_at = timezone.now()
+        self.save(update_fields=["activated", "activated_at", "updated_at"])
+
+    def reset_password(self, password: str) -> None:
+        """A new password from a reset link; the link proved the mailbox, so it also activates."""
+        self.set_password(password)
+        self.activated = True
+        self.activated_at = self.activated_at or timezone.now()
+        self.save(update_fields=["password", "activated", "activated_at", "updated_at"])
 
     def validate_unique(self, exclude: Any = None) -> None:
         super().validate_unique(exclude={*(exclude or ()), "email"})  # checked in clean_fields

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from sampleapp.web.pagination import paginate
+from sampleapp.web.users import mail
 from sampleapp.web.users.access import admin_user, correct_user, sign_in, signed_in_user
 from sampleapp.web.users.forms import ProfileForm, SessionForm, SignupForm
 from sampleapp.web.users.models import User, UserQuerySet
@@ -29,19 +30,19 @@ def create(request: HttpRequest) -> HttpResponse:
     user = form.save() if form.is_valid() else None
     if user is None:
         return render(request, "users/new.html", {"form": form})
-    sign_in(request, user)
-    messages.success(request, "Welcome to the Sample App!")
-    return redirect("user", user.pk)
+    mail.account_activation(request, user)
+    messages.info(request, "Please check your email to activate your account.")
+    return redirect("root")
 
 
 @signed_in_user
 def index(request: HttpRequest) -> HttpResponse:
-    users = paginate(request, User.objects.for_listing().order_by("id"))
+    users = paginate(request, User.objects.active().for_listing().order_by("id"))
     return render(request, "users/index.html", {"users": users})
 
 
 def show(request: HttpRequest, pk: int) -> HttpResponse:
-    user = get_object_or_404(User.objects.with_stats(), pk=pk)
+    user = get_object_or_404(User.objects.active().with_stats(), pk=pk)
     posts = user.microposts.only("id", "user_id", "content", "created_at").newest_first()
     microposts = paginate(request, posts, count=user.microposts_count)
     context = {"user": user, "microposts": microposts, "is_own": user.pk == request.user.pk}
@@ -75,9 +76,9 @@ def destroy(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _show_follow(request: HttpRequest, pk: int, title: str, relation: str) -> HttpResponse:
-    user = get_object_or_404(User.objects.with_stats(), pk=pk)
+    user = get_object_or_404(User.objects.active().with_stats(), pk=pk)
     users: UserQuerySet = getattr(user, relation)
-    page = paginate(request, users.for_listing().order_by("id"))
+    page = paginate(request, users.active().for_listing().order_by("id"))
     context = {"user": user, "users": page, "title": title}
     return render(request, "users/show_follow.html", context)
 
@@ -99,6 +100,13 @@ def signin(request: HttpRequest) -> HttpResponse:
 def create_session(request: HttpRequest) -> HttpResponse:
     form = SessionForm(request.POST)
     user = form.find_user(request)
+    unactivated = None if user else form.unactivated_user()
+    if unactivated is not None:  # a new link, since the first may have expired
+        mail.account_activation(request, unactivated)
+        messages.warning(
+            request, "Account not activated. Check your email for the activation link."
+        )
+        return redirect("root")
     if user is None:
         error = "Invalid email/password combination"  # flash.now: this response only
         return render(request, "users/signin.html", {"form": form, "error": error})

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -14,6 +15,7 @@ from sampleapp.web.conftest import click, sign_in
 from sampleapp.web.microposts.models import Micropost
 from sampleapp.web.users.models import User
 from tests.support.html import Page
+from tests.support.smtp import Mailbox
 
 pytestmark = pytest.mark.django_db
 
@@ -142,9 +144,9 @@ class TestForNonSignedInUsers:
         session = Session.objects.get()  # it holds the page to come back to
         assert session.expire_date <= timezone.now() + dt.timedelta(days=1)
 
-    @pytest.mark.parametrize("how", ["sign in", "sign up"])
+    @pytest.mark.parametrize("how", ["sign in", "activation link"])
     def test_signing_in_after_that_visit_keeps_the_session_for_years(
-        self, client: Client, user: User, how: str
+        self, client: Client, user: User, how: str, mailbox: Mailbox
     ) -> None:
         client.get(f"/users/{user.pk}/edit")
         if how == "sign in":
@@ -159,6 +161,8 @@ class TestForNonSignedInUsers:
                     "user[password_confirmation]": "foobar",
                 },
             )
+            link = mailbox.link("new@example.com", "account_activations")
+            client.get(urlsplit(link).path)
         cookie = client.cookies["sessionid"]
         session = Session.objects.get(session_key=cookie.value)
         assert session.expire_date >= timezone.now() + dt.timedelta(days=365 * 19)
@@ -245,7 +249,7 @@ def test_successful_signin_scenario(client: Client) -> None:
     """Scenario: Successful signin, through the real form with its CSRF token."""
     browser = Client(enforce_csrf_checks=True)
     user = User.objects.create_user(
-        name="Example User", email="user@example.com", password="foobar"
+        name="Example User", email="user@example.com", password="foobar", activated=True
     )
     page = click(
         browser,

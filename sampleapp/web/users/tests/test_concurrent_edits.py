@@ -94,7 +94,7 @@ def test_two_sign_ups_with_one_email_at_the_same_moment_make_one_user(monkeypatc
 def test_two_profile_edits_to_one_email_at_the_same_moment_save_one(monkeypatch) -> None:
     users = [
         User.objects.create_user(
-            name=f"Editor {n}", email=f"editor{n}@example.com", password="foobar"
+            name=f"Editor {n}", email=f"editor{n}@example.com", password="foobar", activated=True
         )
         for n in (1, 2)
     ]

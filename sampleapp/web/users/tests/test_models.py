@@ -144,10 +144,24 @@ def test_password_rules_on_update_ask_for_a_long_enough_password_but_not_presenc
 def test_authenticate_returns_the_user_for_the_right_password_only() -> None:
     user = new_user()
     user.save()
+    user.activate()
     found = User.objects.get(email=user.email)
     assert authenticate(username="user@example.com", password="foobar") == found
     assert authenticate(username="user@example.com", password="invalid") is None
     assert found.check_password("invalid") is False
+
+
+def test_authenticate_refuses_an_account_not_activated_yet() -> None:
+    new_user().save()
+    assert authenticate(username="user@example.com", password="foobar") is None
+
+
+def test_active_users_are_the_activated_ones() -> None:
+    new_user().save()
+    active = new_user(email="active@example.com")
+    active.save()
+    active.activate()
+    assert list(User.objects.active()) == [active]
 
 
 def test_password_is_stored_hashed() -> None:

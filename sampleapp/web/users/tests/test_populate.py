@@ -50,6 +50,12 @@ def test_populate_data_signs_in_with_the_demo_logins() -> None:
 
 
 @pytest.mark.django_db
+def test_populate_users_are_all_activated() -> None:
+    call_command("populate", verbosity=0)
+    assert User.objects.active().count() == User.objects.count() == 100
+
+
+@pytest.mark.django_db
 def test_populate_twice_adds_nothing() -> None:
     call_command("populate", verbosity=0)
     before = (User.objects.count(), Micropost.objects.count(), Relationship.objects.count())

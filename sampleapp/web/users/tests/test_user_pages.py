@@ -171,13 +171,13 @@ class TestSignup:
         ]
         assert page.has("div.alert-error", "The form contains 2 errors.")
 
-    def test_valid_signup_creates_signs_in_and_welcomes_the_user(self, client) -> None:
+    def test_valid_signup_creates_an_inactive_user_and_asks_to_check_email(self, client) -> None:
         page = Page(client.post("/users", SIGNUP, follow=True))
         user = User.objects.get(email="user@example.com")
-        assert page.has_button("Sign out")
-        assert page.title.endswith(user.name)
-        assert page.has("div.alert.alert-success", "Welcome")
+        assert not page.has_button("Sign out")
+        assert page.has("div.alert", "Please check your email to activate your account.")
         assert user.admin is False
+        assert user.activated is False
 
     def test_signup_ignores_an_admin_field(self, client) -> None:
         client.post("/users", {**SIGNUP, "user[admin]": "1", "admin": "1"})

@@ -6,7 +6,8 @@ following users 3..51 and users 4..41 following user 1. Everything is one transa
 takes a lock (``pg_advisory_xact_lock`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` write lock)
 and then looks for the admin: a concurrent run waits, then finds the data and adds nothing. Rows
 are bulk-inserted and the two passwords are hashed once each, so a run takes about a second.
-Faker is seeded, so every database gets the same names and sentences.
+Faker is seeded, so every database gets the same names and sentences. Every user is activated,
+as in the later editions' seeds.
 """
 
 from __future__ import annotations
@@ -54,11 +55,19 @@ def make_users(fake: Faker, now: dt.datetime) -> list[User]:
         admin=True,
         password=make_password(demo.PASSWORD),
         created_at=now,
+        activated=True,
+        activated_at=now,
     )
     admin.save()
     password = make_password("password")
     others = [
-        User(name=fake.name(), email=f"example-{n + 1}@railstutorial.org", password=password)
+        User(
+            name=fake.name(),
+            email=f"example-{n + 1}@railstutorial.org",
+            password=password,
+            activated=True,
+            activated_at=now,
+        )
         for n in range(99)
     ]
     User.objects.bulk_create(others)
