@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from sampleapp.web.routing import verbs
-from sampleapp.web.users import views
+from sampleapp.web.users import account_activations, password_resets, views
 
 urlpatterns = [
     path("signup", verbs(GET=views.new), name="signup"),
@@ -24,4 +24,21 @@ urlpatterns = [
     path("sessions", verbs(POST=views.create_session), name="sessions"),
     path("signout", verbs(DELETE=views.signout), name="signout"),
     path("sessions/<int:pk>", verbs(DELETE=views.signout), name="session"),
+    path(
+        "account_activations/<str:token>/edit",
+        verbs(GET=account_activations.edit),
+        name="edit_account_activation",
+    ),
+    path("password_resets/new", verbs(GET=password_resets.new), name="new_password_reset"),
+    path("password_resets", verbs(POST=password_resets.create), name="password_resets"),
+    path(
+        "password_resets/<str:token>/edit",
+        verbs(GET=password_resets.edit),
+        name="edit_password_reset",
+    ),
+    path(
+        "password_resets/<str:token>",
+        verbs(PATCH=password_resets.update, PUT=password_resets.update),
+        name="password_reset",
+    ),
 ]
