@@ -61,6 +61,7 @@ def main() -> None:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "SAMPLEAPP_DATA_DIR": str(data),
         "DATABASE_URL": f"sqlite:///{data / 'db.sqlite3'}",
+        "EMAIL_URL": "console://",
         "STATIC_ROOT": str(data / "static"),
         "INSTANCE_ID": "bench",
         "DJANGO_SETTINGS_MODULE": "sampleapp.web.settings",

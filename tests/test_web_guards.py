@@ -8,6 +8,7 @@ only environment reader, import boundaries, and small modules that explain thems
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import statistics
@@ -171,5 +172,58 @@ def test_production_settings_with_everything_set_import(tmp_path: Path) -> None:
         SECRET_KEY="k" * 50,
         POSTGRES_USER="sample",
         POSTGRES_PASSWORD="secret",
+        EMAIL_URL="smtp+tls://user:pass@smtp.example.com:587",
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_production_settings_without_a_mail_server_fail_naming_email_url(tmp_path: Path) -> None:
+    done = settings_in_child(
+        SAMPLEAPP_ENV="production",
+        SAMPLEAPP_DATA_DIR=str(tmp_path),
+        SECRET_KEY="k" * 50,
+        DATABASE_URL="postgres://u:p@db/x",
+    )
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: EMAIL_URL is not set" in done.stderr
+    assert "EMAIL_HOST" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"EMAIL_URL": "smtp+tls://me%40x.org:p%2Fw@smtp.example.com"},
+            ["smtp", "smtp.example.com", 587, "me@x.org", "p/w", True, False],
+        ),
+        (
+            {"EMAIL_HOST": "relay", "EMAIL_PORT": "2525", "EMAIL_USE_TLS": "1"},
+            ["smtp", "relay", 2525, "", "", True, False],
+        ),
+        ({"EMAIL_URL": "smtps://relay"}, ["smtp", "relay", 465, "", "", False, True]),
+        ({"EMAIL_URL": "console://"}, ["console", "localhost", 0, "", "", False, False]),
+    ],
+)
+def test_production_mail_settings_come_from_email_url_or_email_host(
+    tmp_path: Path, env: dict[str, str], expected: list[object]
+) -> None:
+    fields = "EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS"
+    code = (
+        "import json, sampleapp.web.settings as s; print(json.dumps("
+        "[s.EMAIL_BACKEND.split('.')[-2], "
+        + ", ".join(f"s.{f}" for f in [*fields.split(", "), "EMAIL_USE_SSL"])
+        + "]))"
+    )
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
+    base = {"SAMPLEAPP_ENV": "production", "SAMPLEAPP_DATA_DIR": str(tmp_path)}
+    secrets = {"SECRET_KEY": "k" * 50, "DATABASE_URL": "postgres://u:p@db/x"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**keep, **base, **secrets, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == expected

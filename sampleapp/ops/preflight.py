@@ -16,7 +16,7 @@ from sampleapp.ops.settings import Settings
 
 
 def credentials(settings: Settings) -> None:
-    """POSTGRES_USER in the environment (or deploy/.env) and every secret file present."""
+    """POSTGRES_USER and EMAIL_URL set (environment or deploy/.env), every secret file present."""
     if not settings.env.get("POSTGRES_USER", "").strip():
         raise PreflightError(
             "POSTGRES_USER is not set: export POSTGRES_USER=sampleapp, or put it in deploy/.env "
@@ -32,6 +32,12 @@ def credentials(settings: Settings) -> None:
         raise PreflightError(
             f"{path} is not readable by the containers' users: `chmod 644 {path}` "
             "(keep its directory private instead: `chmod 700` on it)"
+        )
+    if not settings.env.get("EMAIL_URL", "").strip():
+        raise PreflightError(
+            "EMAIL_URL is not set: the app mails activation and password reset links. Export "
+            "EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 (or console:// to print "
+            "the mails to the log), or put it in deploy/.env (see deploy/env.example)"
         )
 
 

@@ -9,7 +9,10 @@ live server-side in the database and are signed with that key.
 
 Variables (``deploy/env.example`` documents each): SAMPLEAPP_ENV, SECRET_KEY(_FILE), DATABASE_URL,
 POSTGRES_USER, POSTGRES_PASSWORD(_FILE), POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB,
-SAMPLEAPP_DATA_DIR, STATIC_ROOT, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, INSTANCE_ID, DEBUG.
+SAMPLEAPP_DATA_DIR, STATIC_ROOT, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, INSTANCE_ID, DEBUG, and mail:
+EMAIL_URL (or EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD(_FILE), EMAIL_USE_TLS,
+EMAIL_USE_SSL), DEFAULT_FROM_EMAIL. Outside production mails are printed to the console; production
+requires EMAIL_URL or EMAIL_HOST (``EMAIL_URL=console://`` prints them there too, deliberately).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import secrets
 import socket
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -122,6 +125,65 @@ def _database() -> dict[str, object]:
     return config
 
 
+EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "dummy": "django.core.mail.backends.dummy.EmailBackend",
+}
+# EMAIL_URL scheme: (backend, TLS, SSL, default port). smtp+tls is STARTTLS; smtps is TLS at once.
+EMAIL_SCHEMES = {
+    "smtp": ("smtp", False, False, 25),
+    "smtp+tls": ("smtp", True, False, 587),
+    "submission": ("smtp", True, False, 587),
+    "smtps": ("smtp", False, True, 465),
+    "smtp+ssl": ("smtp", False, True, 465),
+    "console": ("console", False, False, 0),
+    "dummy": ("dummy", False, False, 0),
+}
+
+
+def _email() -> dict[str, object]:
+    """The EMAIL_* settings from EMAIL_URL, else from EMAIL_HOST and its companions."""
+    url = _env("EMAIL_URL")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in EMAIL_SCHEMES:
+            raise ImproperlyConfigured(
+                f"EMAIL_URL has the scheme {parts.scheme!r}: use one of "
+                f"{', '.join(EMAIL_SCHEMES)} (e.g. smtp+tls://user:password@host:587)"
+            )
+        backend, tls, ssl, default_port = EMAIL_SCHEMES[parts.scheme]
+        return {
+            "EMAIL_BACKEND": EMAIL_BACKENDS[backend],
+            "EMAIL_HOST": parts.hostname or "localhost",
+            "EMAIL_PORT": parts.port or default_port,
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_TLS": tls,
+            "EMAIL_USE_SSL": ssl,
+        }
+    host = _env("EMAIL_HOST")
+    if host:
+        ssl = _env("EMAIL_USE_SSL", "0").lower() in {"1", "true", "yes"}
+        return {
+            "EMAIL_BACKEND": EMAIL_BACKENDS["smtp"],
+            "EMAIL_HOST": host,
+            "EMAIL_PORT": int(_env("EMAIL_PORT") or (465 if ssl else 25)),
+            "EMAIL_HOST_USER": _env("EMAIL_HOST_USER"),
+            "EMAIL_HOST_PASSWORD": _env("EMAIL_HOST_PASSWORD"),
+            "EMAIL_USE_TLS": _env("EMAIL_USE_TLS", "0").lower() in {"1", "true", "yes"},
+            "EMAIL_USE_SSL": ssl,
+        }
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "EMAIL_URL is not set: production sends activation and password reset mails. Set "
+            "EMAIL_URL (e.g. smtp+tls://user:password@smtp.example.com:587), or EMAIL_HOST with "
+            "EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and EMAIL_USE_TLS; "
+            "EMAIL_URL=console:// prints the mails to the log instead"
+        )
+    return {"EMAIL_BACKEND": EMAIL_BACKENDS["console"]}
+
+
 SECRET_KEY = _secret_key()
 DEBUG = _env("DEBUG", "0" if PRODUCTION else "1") == "1" and ENVIRONMENT != "test"
 ALLOWED_HOSTS = [h for h in _env("ALLOWED_HOSTS", "*").split(",") if h]
@@ -129,6 +191,17 @@ CSRF_TRUSTED_ORIGINS = [o for o in _env("CSRF_TRUSTED_ORIGINS").split(",") if o]
 INSTANCE_ID = _env("INSTANCE_ID") or socket.gethostname()
 
 DATABASES = {"default": _database()}
+
+_mail = _email()
+EMAIL_BACKEND = str(_mail["EMAIL_BACKEND"])
+EMAIL_HOST = str(_mail.get("EMAIL_HOST", "localhost"))
+EMAIL_PORT = int(str(_mail.get("EMAIL_PORT", 25)))
+EMAIL_HOST_USER = str(_mail.get("EMAIL_HOST_USER", ""))
+EMAIL_HOST_PASSWORD = str(_mail.get("EMAIL_HOST_PASSWORD", ""))
+EMAIL_USE_TLS = bool(_mail.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_mail.get("EMAIL_USE_SSL", False))
+EMAIL_TIMEOUT = 10  # seconds: a mail server that hangs fails the request instead of holding it
+DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", "noreply@example.com")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

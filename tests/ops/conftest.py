@@ -72,6 +72,7 @@ def stack_env(
         "SAMPLEAPP_DNS_IP": dns_ip,
         "SAMPLEAPP_SECRETS_DIR": str(secrets_dir),
         "POSTGRES_USER": "sampleapp",
+        "EMAIL_URL": "console://",
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in values.items():
@@ -175,6 +176,7 @@ def cluster_env(
         "SAMPLEAPP_SECRETS_DIR": str(secrets_dir),
         "SAMPLEAPP_LEASE_TTL": str(env.lease_ttl),
         "POSTGRES_USER": "sampleapp",
+        "EMAIL_URL": "console://",
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in values.items():

@@ -34,6 +34,13 @@ def test_a_missing_user_is_named_with_where_to_set_it(secrets_dir: Path) -> None
         preflight.credentials(load_settings({"POSTGRES_USER": ""}))
 
 
+def test_a_missing_mail_server_is_named_with_where_to_set_it(secrets_dir: Path) -> None:
+    secrets.init(load_settings())
+    with pytest.raises(PreflightError, match=r"EMAIL_URL is not set: .*deploy/env\.example"):
+        preflight.credentials(load_settings({"POSTGRES_USER": "sampleapp", "EMAIL_URL": ""}))
+    preflight.credentials(load_settings({"POSTGRES_USER": "sampleapp", "EMAIL_URL": "console://"}))
+
+
 def test_a_missing_secret_file_is_named_with_the_command_that_makes_it(secrets_dir: Path) -> None:
     secrets.init(load_settings())
     (secrets_dir / "secret_key.txt").unlink()
