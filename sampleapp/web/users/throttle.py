@@ -38,7 +38,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -79,44 +79,35 @@ def _limits(request: HttpRequest, scope: str, account_field: str | None) -> dict
     return limits
 
 
-def _counts(limits: dict[str, int], since: dt.datetime) -> dict[str, int]:
+def _over(limits: dict[str, int], since: dt.datetime, margin: int) -> dt.datetime | None:
+    """For the keys with more than ``limit - margin`` attempts in the window, the latest of their
+    oldest attempts (None if no key has): the attempt is allowed again once it leaves the window.
+    One query."""
     rows = (
         Attempt.objects.filter(key__in=limits, at__gt=since)
         .values_list("key")
-        .annotate(n=Count("id"))
-        .values_list("key", "n")
+        .annotate(n=Count("id"), first=Min("at"))
+        .values_list("key", "n", "first")
     )
-    counts = dict(rows)
-    return {key: counts.get(key, 0) for key in limits}
+    firsts = [first for key, n, first in rows if n > limits[key] - margin]
+    return max(firsts) if firsts else None
 
 
-def _admit(limits: dict[str, int], now: dt.datetime) -> tuple[list[str], list[int]]:
-    """Count this attempt: the keys over their limit (then nothing is kept) or the ids of the
-    rows written for it. Written first, counted after, so parallel attempts cannot all pass."""
-    since = now - dt.timedelta(seconds=settings.THROTTLE_WINDOW)
-    over = [key for key, n in _counts(limits, since).items() if n >= limits[key]]
-    if over:  # refused with one read: no write while the limit holds
-        return over, []
-    Attempt.objects.filter(at__lte=since).delete()
-    ids = [Attempt.objects.create(key=key, at=now).pk for key in limits]
-    over = [key for key, n in _counts(limits, since).items() if n > limits[key]]
-    if over:
-        Attempt.objects.filter(pk__in=ids).delete()
-        return over, []
-    return [], ids
-
-
-def _retry_after(limits: dict[str, int], over: list[str], now: dt.datetime) -> int:
-    """Seconds until every key in ``over`` is below its limit again: when its limit-th newest
-    attempt leaves the window."""
+def _admit(limits: dict[str, int], now: dt.datetime) -> tuple[int, list[int]]:
+    """Count this attempt: the seconds to wait when a limit is reached (nothing kept), else 0
+    and the ids of the rows written for it. Written first and counted after, so parallel
+    attempts cannot all pass (near the limit a race may refuse one more than needed)."""
     window = dt.timedelta(seconds=settings.THROTTLE_WINDOW)
-    waits = []
-    for key in over:
-        newest = Attempt.objects.filter(key=key, at__gt=now - window).order_by("-at")
-        limit = limits[key]
-        at = newest.values_list("at", flat=True)[limit - 1 : limit].first()
-        waits.append((at + window - now).total_seconds() if at else 1)
-    return max(1, math.ceil(max(waits)))
+    since = now - window
+    first = _over(limits, since, margin=1)
+    if first is None:  # below every limit: write, then count with the others that did
+        Attempt.objects.filter(at__lte=since).delete()
+        ids = [Attempt.objects.create(key=key, at=now).pk for key in limits]
+        first = _over(limits, since, margin=0)
+        if first is None:
+            return 0, ids
+        Attempt.objects.filter(pk__in=ids).delete()
+    return max(1, math.ceil((first + window - now).total_seconds())), []
 
 
 def _refuse(request: HttpRequest, noun: str, seconds: int) -> HttpResponse:
@@ -141,9 +132,9 @@ def throttled(
                 return view(request, *args, **kwargs)
             now = timezone.now()
             limits = _limits(request, scope, account_field)
-            over, ids = _admit(limits, now)
-            if over:
-                return _refuse(request, noun, _retry_after(limits, over, now))
+            wait, ids = _admit(limits, now)
+            if wait:
+                return _refuse(request, noun, wait)
             response = view(request, *args, **kwargs)
             if only_failures and 300 <= response.status_code < 400:
                 accounts = [key for key in limits if ":account:" in key]
