@@ -14,8 +14,8 @@ and every app server replica already shares; a per-process cache would not hold,
 database cache would need ``createcachetable`` wherever a database is migrated and culls entries
 when full (an attacker could evict counters). A migration creates the table everywhere. An attempt
 is first written, then counted: the n-th row written sees at least n rows, so however many
-arrive at once, no more than the limit reach the password check (a near race may refuse one
-more than needed, never admit one). Rows older than the window are deleted as new ones come.
+arrive at once, no more than the limit reach the password check (attempts racing at the limit
+may all be refused, none admitted past it). Rows older than the window go as new ones come.
 
 Client address: ``REMOTE_ADDR``, unless it is one of ``TRUSTED_PROXIES`` (nginx, default loopback
 and private networks): then the last ``X-Forwarded-For`` entry, the one nginx appended (entries
@@ -24,7 +24,8 @@ gateway for every client (its published port), so there all clients share one ad
 behind the cluster's edge (PROXY protocol) it is the real client. Per-account limits hold anyway.
 
 Other views take the same limits with ``@throttled(scope, noun, account_field=...)``, e.g.
-``@throttled("password_reset", "password reset requests", account_field="password_reset[email]")``.
+``@throttled("password_reset", "password reset requests", account_field="password_reset[email]")``
+or ``@throttled("activation", "activation emails", account_field=...)``: each scope counts apart.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def _trusted(address: str) -> bool:
 
 
 def _key(scope: str, kind: str, value: str) -> str:
-    return f"{scope}:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
+    return (
+        f"{scope}:{kind}:{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()[:40]}"
+    )
 
 
 def _limits(request: HttpRequest, scope: str, account_field: str | None) -> dict[str, int]:
