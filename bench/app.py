@@ -42,6 +42,7 @@ DURATION = 10
 CONNECTIONS = (1, 8)
 BURST_CLIENTS = 16
 BURST_SECONDS = 10
+BURST_LIMIT = 90  # seconds
 
 
 def prepare(env: dict[str, str]) -> None:
@@ -156,13 +157,20 @@ def help_during_a_sign_in_burst(env: dict[str, str], log: Path) -> str:
         print(f"▶ /help during {BURST_CLIENTS} parallel wrong sign-ins, {BURST_SECONDS} s")
         with Burst(base, wrong_passwords=True) as burst:
             attacked = latencies(help_url, BURST_SECONDS)
+            # On a busy machine the hashes before the first 429 can fill the whole run: go on
+            # until the throttle has held for BURST_SECONDS (at most BURST_LIMIT in all).
+            while time.monotonic() < min(
+                (burst.first_refusal or float("inf")) + BURST_SECONDS,
+                burst.started + BURST_LIMIT,
+            ):
+                attacked += latencies(help_url, 1)
     finally:
         stop_server(server)
     throttled_at = burst.first_refusal or float("inf")
     phases = [
         ("alone", idle),
         (f"{BURST_CLIENTS} clients loading /signin (no password)", busy),
-        (f"{BURST_CLIENTS} clients posting wrong passwords: all {BURST_SECONDS} s", attacked),
+        (f"{BURST_CLIENTS} clients posting wrong passwords: all of it", attacked),
         ("... until the first 429", [(t, ms) for t, ms in attacked if t < throttled_at]),
         ("... from the first 429 on", [(t, ms) for t, ms in attacked if t >= throttled_at]),
     ]
@@ -181,6 +189,7 @@ def help_during_a_sign_in_burst(env: dict[str, str], log: Path) -> str:
     ]
     answers = ", ".join(f"{n} x {status}" for status, n in sorted(burst.statuses.items()))
     first = "never" if burst.first_refusal is None else f"{throttled_at - burst.started:.1f} s"
+    seconds = attacked[-1][0] - burst.started
     return (
         f"`/help`, one request at a time for {BURST_SECONDS} s, on `sampleapp serve` as deployed "
         "(2 gthread workers, 4 threads each): alone, while "
@@ -188,7 +197,8 @@ def help_during_a_sign_in_burst(env: dict[str, str], log: Path) -> str:
         f"clients), and while {BURST_CLIENTS} clients post wrong passwords to `/sessions` "
         "without pause (16 accounts, one loopback address). The wrong sign-ins were answered "
         f"{answers} (200: the password was hashed and was wrong; 429: refused by the throttle "
-        f"without hashing); the first 429 came {first} into the burst. Goal: p50 within 2x "
+        f"without hashing) in {seconds:.0f} s; the first 429 came {first} into the burst, and "
+        f"`/help` was measured until {BURST_SECONDS} s after it. Goal: p50 within 2x "
         "of alone.\n\n" + table(["/help", "Requests", "p50", "p99", "max", "p50 / alone"], rows)
     )
 
