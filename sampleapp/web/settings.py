@@ -9,7 +9,8 @@ live server-side in the database and are signed with that key.
 
 Variables (``deploy/env.example`` documents each): SAMPLEAPP_ENV, SECRET_KEY(_FILE), DATABASE_URL,
 POSTGRES_USER, POSTGRES_PASSWORD(_FILE), POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB,
-SAMPLEAPP_DATA_DIR, STATIC_ROOT, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, INSTANCE_ID, DEBUG, and mail:
+SAMPLEAPP_DATA_DIR, STATIC_ROOT, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, INSTANCE_ID, DEBUG,
+THROTTLE_WINDOW, THROTTLE_ACCOUNT_LIMIT, THROTTLE_ADDRESS_LIMIT, TRUSTED_PROXIES, and mail:
 EMAIL_URL (or EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD(_FILE), EMAIL_USE_TLS,
 EMAIL_USE_SSL), DEFAULT_FROM_EMAIL. Outside production mails are printed to the console; production
 requires EMAIL_URL or EMAIL_HOST (``EMAIL_URL=console://`` prints them there too, deliberately).
@@ -265,6 +266,23 @@ PASSWORD_HASHERS = (
     if ENVIRONMENT == "test"  # fast hashing for tests only
     else ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 )
+
+# Throttling of sign-in and sign-up (users/throttle.py): attempts per account (the email typed)
+# and per client address within a sliding window of seconds; one more is a 429 with no password
+# hashed. The client address is REMOTE_ADDR, or nginx's X-Forwarded-For entry when the connection
+# comes from one of TRUSTED_PROXIES (addresses or networks, comma-separated; by default loopback
+# and the private networks the Compose and cluster networks use). Set it to nginx's addresses
+# where untrusted hosts on a private network can reach the app servers directly.
+THROTTLE_WINDOW = int(_env("THROTTLE_WINDOW", "900"))
+THROTTLE_ACCOUNT_LIMIT = int(_env("THROTTLE_ACCOUNT_LIMIT", "5"))
+THROTTLE_ADDRESS_LIMIT = int(_env("THROTTLE_ADDRESS_LIMIT", "20"))
+TRUSTED_PROXIES = [
+    p.strip()
+    for p in _env(
+        "TRUSTED_PROXIES", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+    ).split(",")
+    if p.strip()
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

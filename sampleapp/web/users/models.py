@@ -205,3 +205,18 @@ class User(AbstractBaseUser):
 
     def feed(self) -> MicropostQuerySet:
         return Micropost.objects.feed_for(self)
+
+
+class Attempt(models.Model):
+    """One attempt counted by the throttle of sign-in and sign-up (``users/throttle.py``): ``key``
+    names the action and the account or client address (hashed), ``at`` is when it was made."""
+
+    key = models.CharField(max_length=100)
+    at = models.DateTimeField()
+
+    class Meta:
+        db_table = "throttle_attempts"
+        indexes = (
+            models.Index(fields=["key", "at"], name="throttle_attempts_key_at"),
+            models.Index(fields=["at"], name="throttle_attempts_at"),
+        )

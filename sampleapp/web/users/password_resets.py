@@ -16,6 +16,7 @@ from sampleapp.web.users import mail
 from sampleapp.web.users.access import sign_in
 from sampleapp.web.users.forms import PasswordResetForm, PasswordResetRequestForm
 from sampleapp.web.users.models import User
+from sampleapp.web.users.throttle import limit_password_resets
 from sampleapp.web.users.tokens import PASSWORD_RESET, LinkError
 
 
@@ -23,6 +24,7 @@ def new(request: HttpRequest) -> HttpResponse:
     return render(request, "users/password_reset_new.html", {"form": PasswordResetRequestForm()})
 
 
+@limit_password_resets
 def create(request: HttpRequest) -> HttpResponse:
     user = PasswordResetRequestForm(request.POST).user()
     if user is not None:

@@ -19,12 +19,14 @@ from sampleapp.web.users import mail
 from sampleapp.web.users.access import admin_user, correct_user, sign_in, signed_in_user
 from sampleapp.web.users.forms import ProfileForm, SessionForm, SignupForm
 from sampleapp.web.users.models import User, UserQuerySet
+from sampleapp.web.users.throttle import limit_sign_ins, limit_sign_ups
 
 
 def new(request: HttpRequest) -> HttpResponse:
     return render(request, "users/new.html", {"form": SignupForm()})
 
 
+@limit_sign_ups
 def create(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST)
     user = form.save() if form.is_valid() else None
@@ -97,6 +99,7 @@ def signin(request: HttpRequest) -> HttpResponse:
     return render(request, "users/signin.html", {"form": SessionForm()})
 
 
+@limit_sign_ins
 def create_session(request: HttpRequest) -> HttpResponse:
     form = SessionForm(request.POST)
     user = form.find_user(request)
