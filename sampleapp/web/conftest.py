@@ -26,6 +26,14 @@ from sampleapp.web.microposts.models import Micropost
 from sampleapp.web.users.models import User
 from tests.support.html import Page
 
+# The sign-up form of the spec's "Example User", filled in correctly.
+SIGNUP = {
+    "user[name]": "Example User",
+    "user[email]": "user@example.com",
+    "user[password]": "foobar",
+    "user[password_confirmation]": "foobar",
+}
+
 _sequence = itertools.count(1)
 
 
@@ -112,3 +120,8 @@ def click(client: Client, page: Page, button: str, **fields: str) -> Page:
     form = page.form_of(button)
     action = form.pop("_action")
     return Page(client.post(action, {**form, **fields}, follow=True))
+
+
+def error_list(page: Page) -> list[str]:
+    """The messages of a rejected form (Rails' ``#error_explanation``)."""
+    return [li.text for li in page.select("#error_explanation li")]

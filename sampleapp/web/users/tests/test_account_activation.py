@@ -13,19 +13,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from sampleapp.web.conftest import sign_in
+from sampleapp.web.conftest import SIGNUP, sign_in
 from sampleapp.web.users.models import User
 from tests.support.html import Page
 from tests.support.smtp import Mailbox
 
 pytestmark = pytest.mark.django_db
 
-SIGNUP = {
-    "user[name]": "Example User",
-    "user[email]": "user@example.com",
-    "user[password]": "foobar",
-    "user[password_confirmation]": "foobar",
-}
 A_DAY = 24 * 60 * 60
 
 

@@ -17,21 +17,11 @@ from django.db import connections
 from django.http import HttpResponse
 from django.test import Client
 
+from sampleapp.web.conftest import SIGNUP, error_list
 from sampleapp.web.users.models import User, email_errors
 from tests.support.html import Page
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SIGNUP = {
-    "user[name]": "Example User",
-    "user[email]": "user@example.com",
-    "user[password]": "foobar",
-    "user[password_confirmation]": "foobar",
-}
-
-
-def error_list(page: Page) -> list[str]:
-    return [li.text for li in page.select("#error_explanation li")]
 
 
 def at_the_same_moment(monkeypatch, requests: list[Callable[[], Any]]) -> list[HttpResponse]:

@@ -6,22 +6,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from sampleapp.web.conftest import click, sign_in
+from sampleapp.web.conftest import SIGNUP, click, error_list, sign_in
 from sampleapp.web.users.models import User
 from tests.support.html import Page
 
 pytestmark = pytest.mark.django_db
-
-SIGNUP = {
-    "user[name]": "Example User",
-    "user[email]": "user@example.com",
-    "user[password]": "foobar",
-    "user[password_confirmation]": "foobar",
-}
-
-
-def error_list(page: Page) -> list[str]:
-    return [li.text for li in page.select("#error_explanation li")]
 
 
 class TestIndex:
