@@ -71,7 +71,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    where = os.environ.get("DATABASE_URL") or "SQLite (in memory)"
+    where = os.environ.get("DATABASE_URL") or "SQLite (a file in a temporary data directory)"
     return f"sampleapp test database: {where}"
 
 

@@ -109,6 +109,10 @@ def _database() -> dict[str, object]:
         }
         # Kept open per thread, like PostgreSQL's: opening one costs more than a page's queries.
         config["CONN_MAX_AGE"] = 600
+        # The test database is a file too, not Django's default in-memory one: in memory a
+        # second writer fails at once ("table is locked") instead of waiting as it does here.
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        config["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
     else:
         config["CONN_HEALTH_CHECKS"] = True
         # A database machine that vanished answers nothing: without these a request would hang

@@ -27,19 +27,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def at_the_same_moment(monkeypatch, requests: list[Callable[[], Any]]) -> list[HttpResponse]:
     """Send each request from its own thread (so its own database connection), every one
     passing the "email taken?" check before any of them saves: the window in which two
-    real requests arriving together both find the email free. On PostgreSQL they then save
-    at once too. SQLite's test database lives in memory, where a second writer fails ("table
-    is locked") instead of waiting for the lock as it does on the file a server uses: there
-    the saves take turns, still after every check."""
+    real requests arriving together both find the email free. Then they save at once."""
     barrier = threading.Barrier(len(requests), timeout=30)
-    turn, mine = threading.Lock(), threading.local()
-    taking_turns = connections["default"].vendor == "sqlite"
 
     def check_then_wait(*args, **kwargs) -> list[str]:
         errors = email_errors(*args, **kwargs)
         barrier.wait()
-        if taking_turns:
-            mine.turn = turn.acquire()  # released when this thread's request is over
         return errors
 
     monkeypatch.setattr("sampleapp.web.users.forms.email_errors", check_then_wait)
@@ -52,8 +45,6 @@ def at_the_same_moment(monkeypatch, requests: list[Callable[[], Any]]) -> list[H
             responses[i] = exc
         finally:
             connections.close_all()
-            if getattr(mine, "turn", False):
-                turn.release()
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
     for thread in threads:
