@@ -214,6 +214,7 @@ def main() -> None:
         "SAMPLEAPP_DATA_DIR": str(data),
         "DATABASE_URL": f"sqlite:///{data / 'db.sqlite3'}",
         "EMAIL_URL": "console://",
+        "SITE_URL": "http://127.0.0.1",
         "STATIC_ROOT": str(data / "static"),
         "INSTANCE_ID": "bench",
         "DJANGO_SETTINGS_MODULE": "sampleapp.web.settings",

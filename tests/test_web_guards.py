@@ -132,6 +132,15 @@ def test_web_modules_are_small_and_open_with_a_docstring() -> None:
             assert ast.get_docstring(ast.parse(text)), f"{path} has no docstring"
 
 
+SITE = "https://blog.example.com"
+PRODUCTION = {
+    "SAMPLEAPP_ENV": "production",
+    "SECRET_KEY": "k" * 50,
+    "DATABASE_URL": "postgres://u:p@db/x",
+    "EMAIL_URL": "console://",
+}
+
+
 def settings_in_child(**env: str) -> subprocess.CompletedProcess[str]:
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
     return subprocess.run(
@@ -160,6 +169,7 @@ def test_production_settings_without_database_password_fail_naming_it(tmp_path: 
         SAMPLEAPP_DATA_DIR=str(tmp_path),
         SECRET_KEY="k" * 50,
         POSTGRES_USER="sample",
+        SITE_URL=SITE,
     )
     assert done.returncode != 0
     assert "POSTGRES_PASSWORD" in done.stderr
@@ -173,8 +183,62 @@ def test_production_settings_with_everything_set_import(tmp_path: Path) -> None:
         POSTGRES_USER="sample",
         POSTGRES_PASSWORD="secret",
         EMAIL_URL="smtp+tls://user:pass@smtp.example.com:587",
+        SITE_URL="https://blog.example.com",
     )
     assert done.returncode == 0, done.stderr
+
+
+HOST_SETTINGS = ["ALLOWED_HOSTS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SITE_URL"]
+
+
+def production_settings(tmp_path: Path, **env: str) -> dict[str, object]:
+    """The named settings of a production process started with ``env``."""
+    code = (
+        "import json, sampleapp.web.settings as s; "
+        f"print(json.dumps({{n: getattr(s, n) for n in {HOST_SETTINGS!r}}}))"
+    )
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**keep, **PRODUCTION, "SAMPLEAPP_DATA_DIR": str(tmp_path), **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_production_allows_only_site_urls_host_and_loopback_with_secure_cookies(
+    tmp_path: Path,
+) -> None:
+    assert production_settings(tmp_path, SITE_URL=SITE + "/") == {
+        "ALLOWED_HOSTS": ["blog.example.com", "localhost", "127.0.0.1", "[::1]"],
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SITE_URL": SITE,
+    }
+    more = production_settings(tmp_path, SITE_URL="http://10.0.0.5:8080", ALLOWED_HOSTS="a.org")
+    assert more["ALLOWED_HOSTS"] == ["10.0.0.5", "a.org", "localhost", "127.0.0.1", "[::1]"]
+    assert more["SESSION_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({}, "ImproperlyConfigured: SITE_URL is not set"),
+        ({"SITE_URL": "blog.example.com"}, "give the site's scheme and host"),
+        ({"SITE_URL": SITE + "/app"}, "without a path"),
+        ({"SITE_URL": SITE, "ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS holds '*'"),
+    ],
+)
+def test_production_refuses_any_host_and_says_what_to_set(
+    tmp_path: Path, env: dict[str, str], said: str
+) -> None:
+    done = settings_in_child(**PRODUCTION, SAMPLEAPP_DATA_DIR=str(tmp_path), **env)
+    assert done.returncode != 0
+    assert said in done.stderr
 
 
 def test_production_settings_without_a_mail_server_fail_naming_email_url(tmp_path: Path) -> None:
@@ -183,6 +247,7 @@ def test_production_settings_without_a_mail_server_fail_naming_email_url(tmp_pat
         SAMPLEAPP_DATA_DIR=str(tmp_path),
         SECRET_KEY="k" * 50,
         DATABASE_URL="postgres://u:p@db/x",
+        SITE_URL=SITE,
     )
     assert done.returncode != 0
     assert "ImproperlyConfigured: EMAIL_URL is not set" in done.stderr
@@ -216,7 +281,7 @@ def test_production_mail_settings_come_from_email_url_or_email_host(
     )
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
     base = {"SAMPLEAPP_ENV": "production", "SAMPLEAPP_DATA_DIR": str(tmp_path)}
-    secrets = {"SECRET_KEY": "k" * 50, "DATABASE_URL": "postgres://u:p@db/x"}
+    secrets = {"SECRET_KEY": "k" * 50, "DATABASE_URL": "postgres://u:p@db/x", "SITE_URL": SITE}
     done = subprocess.run(
         [sys.executable, "-c", code],
         env={**keep, **base, **secrets, **env},

@@ -9,7 +9,7 @@ live server-side in the database and are signed with that key.
 
 Variables (``deploy/env.example`` documents each): SAMPLEAPP_ENV, SECRET_KEY(_FILE), DATABASE_URL,
 POSTGRES_USER, POSTGRES_PASSWORD(_FILE), POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB,
-SAMPLEAPP_DATA_DIR, STATIC_ROOT, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, INSTANCE_ID, DEBUG,
+SAMPLEAPP_DATA_DIR, STATIC_ROOT, SITE_URL, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, INSTANCE_ID, DEBUG,
 THROTTLE_WINDOW, THROTTLE_ACCOUNT_LIMIT, THROTTLE_ADDRESS_LIMIT, TRUSTED_PROXIES, and mail:
 EMAIL_URL (or EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD(_FILE), EMAIL_USE_TLS,
 EMAIL_USE_SSL), DEFAULT_FROM_EMAIL. Outside production mails are printed to the console; production
@@ -189,10 +189,60 @@ def _email() -> dict[str, object]:
     return {"EMAIL_BACKEND": EMAIL_BACKENDS["console"]}
 
 
+# Names every server answers to, whatever SITE_URL says: the probes of the server's own
+# container and host (the healthcheck, the supervisor's /readyz) ask for loopback.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+
+
+def _site_url() -> str:
+    """SITE_URL: the address visitors use (``https://blog.example.com``). Links in mails start
+    with it and its host is the one allowed, so a forged Host header can neither point a reset
+    link at another site nor be answered. ``sampleapp up`` sets it from the URL it serves."""
+    url = _env("SITE_URL").rstrip("/")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path:
+            raise ImproperlyConfigured(
+                f"SITE_URL is {url!r}: give the site's scheme and host (and port), like "
+                "https://blog.example.com or https://127.0.0.1:8443, without a path"
+            )
+    elif PRODUCTION:
+        raise ImproperlyConfigured(
+            "SITE_URL is not set: production needs the address visitors use (e.g. "
+            "SITE_URL=https://blog.example.com), for the links in mails and the allowed host. "
+            "`sampleapp up` sets it; ALLOWED_HOSTS adds more names"
+        )
+    return url
+
+
+def _allowed_hosts() -> list[str]:
+    """SITE_URL's host, ALLOWED_HOSTS (comma-separated, added to it) and loopback; any host
+    outside production when neither is set."""
+    named = [h for h in _env("ALLOWED_HOSTS").split(",") if h]
+    if SITE_URL:
+        named.insert(0, str(urlsplit(SITE_URL).hostname))
+    if not named and not PRODUCTION:
+        return ["*"]
+    if "*" in named and PRODUCTION:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS holds '*': in production any Host header would be answered. Name "
+            "the hosts (SITE_URL's is allowed already)"
+        )
+    hostnames = [f"[{h}]" if ":" in h and not h.startswith("[") else h for h in named]
+    return [*dict.fromkeys([*hostnames, *LOOPBACK_HOSTS])]
+
+
 SECRET_KEY = _secret_key()
 DEBUG = _env("DEBUG", "0" if PRODUCTION else "1") == "1" and ENVIRONMENT != "test"
-ALLOWED_HOSTS = [h for h in _env("ALLOWED_HOSTS", "*").split(",") if h]
+SITE_URL = _site_url()
+ALLOWED_HOSTS = _allowed_hosts()
 CSRF_TRUSTED_ORIGINS = [o for o in _env("CSRF_TRUSTED_ORIGINS").split(",") if o]
+# Served over HTTPS (SITE_URL says so): cookies travel only over HTTPS. The proxy terminates TLS
+# and says so in X-Forwarded-Proto, which is believed only from TRUSTED_PROXIES
+# (middleware.ForwardedProtoMiddleware drops it from anyone else); nginx sends HSTS.
+HTTPS = SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 INSTANCE_ID = _env("INSTANCE_ID") or socket.gethostname()
 
 DATABASES = {"default": _database()}
@@ -225,6 +275,7 @@ LOGIN_URL = "/signin"
 
 MIDDLEWARE = [
     "sampleapp.web.middleware.ServedByMiddleware",
+    "sampleapp.web.proxies.ForwardedProtoMiddleware",
     "sampleapp.web.middleware.Utf8FormsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

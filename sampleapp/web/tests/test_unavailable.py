@@ -95,6 +95,7 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": database.url,
             "EMAIL_URL": "console://",
+            "SITE_URL": "http://127.0.0.1",
         }
         child = {"PATH": "/usr/bin:/bin", "SAMPLEAPP_DATA_DIR": str(base), **env}
         manage(child, "migrate", "--noinput")

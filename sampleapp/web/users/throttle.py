@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ipaddress
 import math
 from collections.abc import Callable
 from functools import wraps
@@ -44,27 +43,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from sampleapp.web.proxies import client_address
 from sampleapp.web.users.models import Attempt
 
 View = Callable[..., HttpResponse]
-
-
-def client_address(request: HttpRequest) -> str:
-    """The client's address: nginx's last X-Forwarded-For entry when nginx (a trusted proxy)
-    made the connection, else the connection's own address."""
-    remote = str(request.META.get("REMOTE_ADDR", ""))
-    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
-    if forwarded and _trusted(remote):
-        return forwarded.split(",")[-1].strip() or remote
-    return remote
-
-
-def _trusted(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.TRUSTED_PROXIES)
 
 
 def _key(scope: str, kind: str, value: str) -> str:

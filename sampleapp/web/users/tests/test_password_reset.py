@@ -8,6 +8,7 @@ in the messages received.
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -138,3 +139,19 @@ def test_a_reset_of_an_inactive_account_activates_it(
     path = reset_path(client, mailbox, user)
     click(client, Page(client.get(path)), "Update password", **NEW)
     assert User.objects.get(pk=user.pk).activated is True
+
+
+def test_reset_links_go_to_the_site_whatever_host_the_request_named(
+    client: Client, mailbox: Mailbox, user: User, settings: Any
+) -> None:
+    """A forged Host header must not turn the mail into a link to another site carrying a
+    valid token: production allows only SITE_URL's host and loopback, and links use SITE_URL."""
+    settings.SITE_URL = "https://blog.example.com"
+    settings.ALLOWED_HOSTS = ["blog.example.com", "localhost", "127.0.0.1", "[::1]"]
+    form = {"password_reset[email]": user.email}
+    forged = client.post("/password_resets", form, HTTP_HOST="evil.example")
+    assert forged.status_code == 400
+    assert mailbox.messages == []
+    client.post("/password_resets", form, HTTP_HOST="localhost:8080")
+    link = mailbox.link(user.email, "password_resets")
+    assert link.startswith("https://blog.example.com/password_resets/")
