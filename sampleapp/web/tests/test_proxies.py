@@ -18,7 +18,7 @@ def seen_as_secure(remote: str, **headers: str) -> bool:
         seen.append(request.is_secure())
         return HttpResponse()
 
-    request = RequestFactory().get("/", REMOTE_ADDR=remote, **headers)
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, **headers)  # type: ignore[arg-type]
     ForwardedProtoMiddleware(view)(request)
     return seen[0]
 

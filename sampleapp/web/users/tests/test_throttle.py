@@ -18,7 +18,7 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client, RequestFactory
 
 from sampleapp.web.conftest import django_command, finish
-from sampleapp.web.users import throttle
+from sampleapp.web.proxies import client_address
 from sampleapp.web.users.models import Attempt, User
 from tests.support.html import Page
 
@@ -176,11 +176,11 @@ def test_the_client_address_comes_from_the_trusted_proxy_only(settings: Any) -> 
     factory = RequestFactory()
     spoofed = "1.2.3.4, 198.51.100.7"  # a client's own header, then the one nginx appended
     proxied = factory.post("/sessions", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR=spoofed)
-    assert throttle.client_address(proxied) == "198.51.100.7"
+    assert client_address(proxied) == "198.51.100.7"
     direct = factory.post("/sessions", REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR=spoofed)
-    assert throttle.client_address(direct) == "203.0.113.5"
+    assert client_address(direct) == "203.0.113.5"
     no_header = factory.post("/sessions", REMOTE_ADDR="10.1.2.3")
-    assert throttle.client_address(no_header) == "10.1.2.3"
+    assert client_address(no_header) == "10.1.2.3"
 
 
 def test_addresses_behind_the_proxy_are_counted_apart(client: Client, user: User) -> None:
