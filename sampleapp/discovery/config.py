@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 from collections.abc import Mapping
@@ -46,12 +47,24 @@ class RegistrarSettings:
 
 
 @dataclass(frozen=True)
+class TlsSettings:
+    """HTTPS on ``listen`` with this certificate; plain HTTP answers with a redirect to
+    ``redirect`` (the site's https:// origin) and the path asked for."""
+
+    listen: str
+    cert: Path
+    key: Path
+    redirect: str
+
+
+@dataclass(frozen=True)
 class RendererSettings:
     etcd: EtcdSettings
     prefix: str
     listen: str
     reuseport: bool  # another nginx may listen on the same port (a proxy handing over)
     proxy_protocol: bool  # connections arrive through a relay that names the client first
+    tls: TlsSettings | None  # None: plain HTTP only (make run's stack, the renderer's tests)
     template: Path
     unavailable_page: Path
     static_root: Path
@@ -138,7 +151,7 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
     bind the port beside the old one while it takes over, as in the Compose stack),
     NGINX_PROXY_PROTOCOL (0; 1 behind a relay that sends a PROXY protocol header first, as the
     cluster's edge does), RENDER_PROBE_INTERVAL (5 s between connects to each pooled server; 0:
-    off)."""
+    off), and HTTPS (see ``tls_settings``)."""
     listen = env.get("NGINX_LISTEN", "80")
     split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_LISTEN")
     nginx_bin = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
@@ -150,6 +163,7 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
         listen=listen,
         reuseport=_switch(env, "NGINX_REUSEPORT"),
         proxy_protocol=_switch(env, "NGINX_PROXY_PROTOCOL"),
+        tls=tls_settings(env),
         template=Path(env.get("NGINX_TEMPLATE") or conf_dir / "nginx.conf.j2"),
         unavailable_page=Path(env.get("NGINX_UNAVAILABLE_PAGE") or conf_dir / "503.html"),
         static_root=Path(env.get("NGINX_STATIC_ROOT", "/usr/src/app/public")),
@@ -162,6 +176,32 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
         hold_down=_number(env, "RENDER_HOLD_DOWN", 10.0, minimum=0.0),
         probe_interval=_number(env, "RENDER_PROBE_INTERVAL", 5.0, minimum=0.0),
     )
+
+
+# SITE_URL is written into nginx's config: only a scheme, a host and a port get there.
+ORIGIN = re.compile(r"https://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def tls_settings(env: Mapping[str, str]) -> TlsSettings | None:
+    """NGINX_TLS_CERT and NGINX_TLS_KEY (PEM files; unset: no HTTPS), NGINX_TLS_LISTEN (443),
+    SITE_URL (the https:// origin plain HTTP redirects to; unset: the host asked for, on the
+    HTTPS port)."""
+    cert, key = env.get("NGINX_TLS_CERT", ""), env.get("NGINX_TLS_KEY", "")
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        missing = "NGINX_TLS_KEY" if cert else "NGINX_TLS_CERT"
+        raise ConfigError(f"{missing} is not set: HTTPS needs both the certificate and its key")
+    listen = env.get("NGINX_TLS_LISTEN", "443")
+    _, port = split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_TLS_LISTEN")
+    site = env.get("SITE_URL", "").rstrip("/")
+    if site and not ORIGIN.fullmatch(site):
+        raise ConfigError(
+            f"SITE_URL is {site!r}: with HTTPS on, expected an https:// origin without a path, "
+            "like https://blog.example.com or https://127.0.0.1:8443"
+        )
+    redirect = site or "https://$host" + ("" if port == 443 else f":{port}")
+    return TlsSettings(listen, Path(cert), Path(key), redirect)
 
 
 def dns_settings(env: Mapping[str, str]) -> DnsSettings:

@@ -60,13 +60,11 @@ def preflight_create(settings: Settings, count: int) -> None:
             "set SAMPLEAPP_CLUSTER_SUBNET to a free /24"
         )
     running = {m.index for m in nodes.nodes(cluster) if m.state == "running"}
-    try:
-        preflight.port_free(cluster.port, owner_running=1 in running)
-    except PreflightError as exc:
-        raise PreflightError(
-            f"Port {cluster.port} on 127.0.0.1 is taken: stop what uses it "
-            f"(`ss -ltnp 'sport = :{cluster.port}'`) or set SAMPLEAPP_CLUSTER_PORT"
-        ) from exc
+    for port, variable in (
+        (cluster.port, "SAMPLEAPP_CLUSTER_PORT"),
+        (cluster.tls_port, "SAMPLEAPP_CLUSTER_TLS_PORT"),
+    ):
+        preflight.port_free(port, variable, owner_running=1 in running)
 
 
 def create(settings: Settings, count: int = 3, progress: Progress | None = None) -> Cluster:

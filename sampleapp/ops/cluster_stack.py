@@ -1,15 +1,15 @@
 """The cluster's stack: the Swarm target of the deployment driver (``driver.Target``).
 
-``apply`` pushes what was built here (the current build, or the host image given as ``--image``;
-a no-op when nothing changed) to the cluster's registry, which is where the nodes pull from, as
-real machines would; then it runs ``docker stack deploy`` of deploy/stack.yaml on those images
-pinned by digest, with the host's docker CLI on a manager's socket (a CLI older than 23.0 gets
-``migrate`` as a one-shot service, not a replicated job). The driver then waits for each service
-in the order a person would check, up to a 200 through the edge: host mode on core-01's port 80,
-which the core-01 container maps to 127.0.0.1:SAMPLEAPP_CLUSTER_PORT, passing connections to the
-proxy. A new app version changes only web's and migrate's image, so only they roll (web
-start-first); the edge, the proxy, the DNS and etcd keep running, and a new proxy rolls
-start-first behind the edge. A second ``deploy`` changes nothing.
+``apply`` pushes what was built here (the current build, or the host image given as ``--image``; a
+no-op when nothing changed) to the cluster's registry, which is where the nodes pull from, as real
+machines would; then it runs ``docker stack deploy`` of deploy/stack.yaml on those images pinned by
+digest, with the host's docker CLI on a manager's socket (a CLI older than 23.0 gets ``migrate`` as
+a one- shot service, not a replicated job). The driver then waits for each service in the order a
+person would check, up to a 200 through the edge: host mode on core-01's port 80, which the core-01
+container maps to 127.0.0.1:SAMPLEAPP_CLUSTER_PORT, and 443, mapped to SAMPLEAPP_CLUSTER_TLS_PORT,
+passing connections to the proxy, where TLS ends. A new app version changes only web's and
+migrate's image, so only they roll (web start-first); the edge, the proxy, the DNS and etcd keep
+running, and a new proxy rolls start-first behind the edge. A second ``deploy`` changes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from sampleapp.errors import ConfigError, StackError
-from sampleapp.ops import cluster, driver, engine, nodes, preflight, swarm
+from sampleapp.ops import cluster, driver, engine, nodes, preflight, swarm, tls
 from sampleapp.ops.cluster_images import Pushed, push_images
 from sampleapp.ops.driver import Machine, Ran, Service
 from sampleapp.ops.nodes import Cluster
@@ -141,7 +141,9 @@ class SwarmStack:
     def apply(self, progress: Progress, timeout: float) -> None:
         via = self.via()
         pushed = push_images(self.cluster, self.image, progress, via)
-        values = stack_environment(self.settings, pushed)
+        values = stack_environment(self.settings, pushed).with_values(
+            tls.deployment_values(self.settings, self.url, progress)
+        )
         progress.step(f"Deploying {STACK_FILE.relative_to(REPO)} as stack {swarm.STACK}")
         chosen = stack_file(cluster.check_cli(), progress)
         replace_finished_jobs(self.cluster, via, chosen != STACK_FILE, progress)

@@ -16,12 +16,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
 from sampleapp import demo
 from sampleapp.discovery import keys
 from sampleapp.errors import SampleappError, StackError
+from sampleapp.ops import tls
+from sampleapp.ops.settings import Settings
 from sampleapp.poll import Pending, poll
 from sampleapp.progress import Progress
 
@@ -75,6 +78,7 @@ class Ran:
 
 class Target(Protocol):
     name: str  # compose, cluster
+    settings: Settings
     front: str  # the service that holds the public port
     stages: tuple[tuple[str, ...], ...]  # services in the order they must come up
 
@@ -117,6 +121,9 @@ def deploy(target: Target, progress: Progress, timeout: float) -> str:
     wait_registered(target, target.servers_wanted(), progress, timeout)
     wait_serving(target, progress, timeout)
     email, password = demo.LOGIN
+    cert = tls.certificate(target.settings)
+    kind = "certificate" if cert.given else "self-signed certificate"
+    progress.info(f"HTTPS {kind} {cert.cert}, SHA-256 fingerprint {cert.fingerprint}")
     progress.done(f"sampleapp is up at {target.url}  (sign in as {email} / {password})")
     return target.url
 
@@ -206,22 +213,31 @@ def wait_registered(target: Target, count: int, progress: Progress, timeout: flo
 
 
 def wait_serving(target: Target, progress: Progress, timeout: float) -> None:
-    """Until the home page answers 200 through the published port; what was seen last (a
-    refused connection, a 502 from the proxy, a 503 page) is in the timeout's message."""
+    """Until the home page answers 200 through the published port, over HTTPS with the
+    deployment's certificate verified; what was seen last (a refused connection, a 502 from
+    the proxy, a 503 page) is in the timeout's message."""
     url = target.url + "/"
+    # Asked as the site (SITE_URL's host, which its certificate names), through this machine.
+    site = urlsplit(target.settings.site_url(target.url))
+    trust = tls.verifying(tls.certificate(target.settings))
 
-    def check() -> bool | Pending:
+    def check(client: httpx.Client) -> bool | Pending:
         try:
-            status = httpx.get(url, timeout=5, trust_env=False).status_code
+            response = client.get(
+                url,
+                headers={"Host": site.netloc},
+                extensions={"sni_hostname": site.hostname or ""},
+            )
         except httpx.HTTPError as exc:
             return Pending(f"{type(exc).__name__}: {exc}")
-        return True if status == 200 else Pending(f"HTTP {status}")
+        return True if response.status_code == 200 else Pending(f"HTTP {response.status_code}")
 
-    poll(
-        f"Waiting for the proxy to serve {url}",
-        check,
-        timeout,
-        progress=progress,
-        interval=0.5,
-        fail=lambda why: target.failure(target.front, why),
-    )
+    with httpx.Client(verify=trust, trust_env=False, timeout=5) as client:
+        poll(
+            f"Waiting for the proxy to serve {url}",
+            lambda: check(client),
+            timeout,
+            progress=progress,
+            interval=0.5,
+            fail=lambda why: target.failure(target.front, why),
+        )

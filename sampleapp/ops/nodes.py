@@ -37,6 +37,7 @@ class Cluster:
 
     name: str
     port: int  # host port (127.0.0.1) of the proxy node's port 80
+    tls_port: int  # and of its port 443
     subnet: ipaddress.IPv4Network
 
     @property
@@ -70,19 +71,19 @@ class Cluster:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.tls_port}"
 
 
 def settings(env: Mapping[str, str]) -> Cluster:
-    """SAMPLEAPP_CLUSTER (name), SAMPLEAPP_CLUSTER_PORT (8080), SAMPLEAPP_CLUSTER_SUBNET."""
+    """SAMPLEAPP_CLUSTER (name), SAMPLEAPP_CLUSTER_PORT (8080; plain HTTP, which redirects),
+    SAMPLEAPP_CLUSTER_TLS_PORT (8443), SAMPLEAPP_CLUSTER_SUBNET."""
     name = env.get("SAMPLEAPP_CLUSTER") or DEFAULT_NAME
     if not name.replace("-", "").isalnum() or not name[0].isalpha():
         raise ConfigError(
             f"SAMPLEAPP_CLUSTER is {name!r}, expected letters, digits and dashes: fix it"
         )
-    raw_port = env.get("SAMPLEAPP_CLUSTER_PORT") or "8080"
-    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
-        raise ConfigError(f"SAMPLEAPP_CLUSTER_PORT is {raw_port!r}, expected a port like 8080")
+    port = port_setting(env, "SAMPLEAPP_CLUSTER_PORT", 8080)
+    tls_port = port_setting(env, "SAMPLEAPP_CLUSTER_TLS_PORT", 8443)
     raw_subnet = env.get("SAMPLEAPP_CLUSTER_SUBNET") or DEFAULT_SUBNET
     try:
         subnet = ipaddress.IPv4Network(raw_subnet)
@@ -92,7 +93,15 @@ def settings(env: Mapping[str, str]) -> Cluster:
         ) from exc
     if subnet.num_addresses < 256:
         raise ConfigError(f"SAMPLEAPP_CLUSTER_SUBNET {subnet} is too small: give a /24 or larger")
-    return Cluster(name, int(raw_port), subnet)
+    return Cluster(name, port, tls_port, subnet)
+
+
+def port_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    """The port ``name`` sets (``default`` when unset), or a ConfigError naming it."""
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"{name} is {raw!r}, expected a port like {default}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -206,7 +215,8 @@ def registry_address(cluster: Cluster) -> str:
 
 
 def ensure_node(cluster: Cluster, index: int, image: str) -> bool:
-    ports = ["--publish", f"127.0.0.1:{cluster.port}:80"] if index == 1 else []
+    published = (f"127.0.0.1:{cluster.port}:80", f"127.0.0.1:{cluster.tls_port}:443")
+    ports = [a for p in published for a in ("--publish", p)] if index == 1 else []
     return _ensure(
         cluster,
         index,

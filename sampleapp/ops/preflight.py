@@ -11,12 +11,13 @@ from __future__ import annotations
 import socket
 
 from sampleapp.errors import PreflightError
-from sampleapp.ops import compose, engine, secrets
+from sampleapp.ops import compose, engine, secrets, tls
 from sampleapp.ops.settings import Settings
 
 
 def credentials(settings: Settings) -> None:
-    """POSTGRES_USER and EMAIL_URL set (environment or deploy/.env), every secret file present."""
+    """POSTGRES_USER and EMAIL_URL set (environment or deploy/.env), every secret file present,
+    the TLS certificate given or makeable."""
     if not settings.env.get("POSTGRES_USER", "").strip():
         raise PreflightError(
             "POSTGRES_USER is not set: export POSTGRES_USER=sampleapp, or put it in deploy/.env "
@@ -33,6 +34,7 @@ def credentials(settings: Settings) -> None:
             f"{path} is not readable by the containers' users: `chmod 644 {path}` "
             "(keep its directory private instead: `chmod 700` on it)"
         )
+    tls.check(settings)
     if not settings.env.get("EMAIL_URL", "").strip():
         raise PreflightError(
             "EMAIL_URL is not set: the app mails activation and password reset links. Export "
@@ -41,8 +43,8 @@ def credentials(settings: Settings) -> None:
         )
 
 
-def port_free(port: int, owner_running: bool = False) -> None:
-    """The proxy's host port is free on 127.0.0.1, unless our own proxy already holds it."""
+def port_free(port: int, variable: str, owner_running: bool = False) -> None:
+    """A host port of the proxy is free on 127.0.0.1, unless our own proxy already holds it."""
     if owner_running:
         return
     with socket.socket() as sock:
@@ -52,7 +54,7 @@ def port_free(port: int, owner_running: bool = False) -> None:
         except OSError as exc:
             raise PreflightError(
                 f"Port {port} on 127.0.0.1 is taken ({exc.strerror}): stop what uses it "
-                f"(`ss -ltnp 'sport = :{port}'`) or set SAMPLEAPP_PORT"
+                f"(`ss -ltnp 'sport = :{port}'`) or set {variable}"
             ) from exc
 
 
@@ -62,4 +64,5 @@ def stack(settings: Settings) -> None:
     compose.flavour()
     credentials(settings)
     running = any(c.state == "running" for c in compose.containers(settings, "proxy"))
-    port_free(settings.port, owner_running=running)
+    port_free(settings.port, "SAMPLEAPP_PORT", owner_running=running)
+    port_free(settings.tls_port, "SAMPLEAPP_TLS_PORT", owner_running=running)

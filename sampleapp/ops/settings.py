@@ -19,15 +19,15 @@ from types import MappingProxyType
 
 from dotenv import dotenv_values
 
-from sampleapp.errors import ConfigError
 from sampleapp.ops import nodes
-from sampleapp.ops.nodes import Cluster
+from sampleapp.ops.nodes import Cluster, port_setting
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 ENV_FILE = DEPLOY / ".env"
 DEFAULT_PROJECT = "sampleapp"
 DEFAULT_PORT = 8080
+DEFAULT_TLS_PORT = 8443
 DEFAULT_SECRETS_DIR = DEPLOY / "secrets"
 
 
@@ -55,15 +55,31 @@ class Settings:
 
     @property
     def port(self) -> int:
-        """SAMPLEAPP_PORT: the Compose stack's port on 127.0.0.1."""
-        raw = self.env.get("SAMPLEAPP_PORT") or str(DEFAULT_PORT)
-        if not raw.isdigit() or not 0 < int(raw) < 65536:
-            raise ConfigError(f"SAMPLEAPP_PORT is {raw!r}, expected a port like {DEFAULT_PORT}")
-        return int(raw)
+        """SAMPLEAPP_PORT: the Compose stack's plain HTTP port on 127.0.0.1 (it redirects)."""
+        return port_setting(self.env, "SAMPLEAPP_PORT", DEFAULT_PORT)
+
+    @property
+    def tls_port(self) -> int:
+        """SAMPLEAPP_TLS_PORT: the Compose stack's HTTPS port on 127.0.0.1."""
+        return port_setting(self.env, "SAMPLEAPP_TLS_PORT", DEFAULT_TLS_PORT)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.tls_port}"
+
+    def site_url(self, served: str) -> str:
+        """SITE_URL (the address visitors use: links in mails, the allowed host, where plain
+        HTTP is sent), else ``served``, the URL a deployment serves on this machine."""
+        return (self.env.get("SITE_URL") or served).rstrip("/")
+
+    @property
+    def tls_cert_file(self) -> Path:
+        """TLS_CERT_FILE, else the self-signed certificate's place in the secrets directory."""
+        return Path(self.env.get("TLS_CERT_FILE") or self.secrets_dir / "tls_cert.pem")
+
+    @property
+    def tls_key_file(self) -> Path:
+        return Path(self.env.get("TLS_KEY_FILE") or self.secrets_dir / "tls_key.pem")
 
     @property
     def secrets_dir(self) -> Path:

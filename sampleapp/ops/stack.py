@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sampleapp.errors import StackError
-from sampleapp.ops import bases, compose, driver, engine, images, preflight
+from sampleapp.ops import bases, compose, driver, engine, images, preflight, tls
 from sampleapp.ops.compose import Container, containers, log_tail
 from sampleapp.ops.driver import Machine, Ran, Service, Unit
 from sampleapp.ops.engine import docker, image_id
@@ -169,7 +169,13 @@ class ComposeStack:
         infra = env.get("SAMPLEAPP_INFRA_IMAGE") or images.ensure_infra_image(app, progress)
         chosen = {k: v for k, v in env.items() if k in found}
         run = self.settings.with_values(
-            {**found, **chosen, "SAMPLEAPP_IMAGE": app, "SAMPLEAPP_INFRA_IMAGE": infra}
+            {
+                **found,
+                **chosen,
+                "SAMPLEAPP_IMAGE": app,
+                "SAMPLEAPP_INFRA_IMAGE": infra,
+                **tls.deployment_values(self.settings, self.url, progress),
+            }
         )
         wanted = targets(run)
 

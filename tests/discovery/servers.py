@@ -25,6 +25,7 @@ import httpx
 
 from tests.support.etcd import free_port, wait_until
 from tests.support.nginx import SAMPLEAPP
+from tests.support.site import trust
 
 
 def migrate(data_dir: Path, log_path: Path) -> None:
@@ -219,7 +220,8 @@ class Load:
     def _run(self) -> None:
         # "Connection: close" on every request: each one is a new TCP connection to nginx, so a
         # failure can only be the load balancer's, never a keep-alive race of the client.
-        with httpx.Client(timeout=20, trust_env=False, headers={"Connection": "close"}) as client:
+        headers = {"Connection": "close"}
+        with httpx.Client(timeout=20, trust_env=False, headers=headers, verify=trust()) as client:
             while not self._stop.is_set():
                 try:
                     response = client.request(self.method, self.url)

@@ -12,6 +12,7 @@ import signal
 import socket
 import uuid
 from pathlib import Path
+from types import MappingProxyType
 
 import httpx
 import pytest
@@ -20,9 +21,11 @@ from sampleapp import healthcheck
 from sampleapp.discovery import config
 from sampleapp.discovery import status as discovery_status
 from sampleapp.discovery.etcd import EtcdClient
+from sampleapp.ops import tls
+from sampleapp.ops.settings import Settings
 from tests.discovery.conftest import StartRenderer, StartServer
 from tests.discovery.servers import AppServer
-from tests.support.etcd import EtcdCluster, wait_until
+from tests.support.etcd import EtcdCluster, free_port, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +207,41 @@ def test_a_pooled_server_the_proxy_cannot_connect_to_is_listed_and_named_by_stat
     with socket.create_server(("127.0.0.1", port)):
         wait_until(lambda: not renderer.status()["unreachable"], 30, "the lost one to answer")
     etcd_client.revoke(lease)
+
+
+def test_with_a_certificate_nginx_serves_https_with_hsts_and_http_only_redirects(
+    base_dir: Path,
+    etcd: EtcdCluster,
+    etcd_client: EtcdClient,
+    start_renderer: StartRenderer,
+    backend: AppServer,
+) -> None:
+    """NGINX_TLS_* (the deployments' proxy): TLS ends in nginx, the app hears X-Forwarded-Proto
+    https, and plain HTTP answers every path with a redirect to SITE_URL, reaching no server."""
+    secrets_dir = base_dir / "tls"
+    made = Settings(MappingProxyType({"SAMPLEAPP_SECRETS_DIR": str(secrets_dir)}))
+    certificate, _ = tls.ensure(made, "https://127.0.0.1")
+    tls_port = free_port()
+    site_url = f"https://127.0.0.1:{tls_port}"
+    watched = prefix()
+    renderer = start_renderer(
+        "tls",
+        etcd.env_endpoints,
+        watched,
+        NGINX_TLS_LISTEN=f"127.0.0.1:{tls_port}",
+        NGINX_TLS_CERT=str(certificate.cert),
+        NGINX_TLS_KEY=str(certificate.key),
+        SITE_URL=site_url,
+    )
+    etcd_client.put(f"{watched}backend", backend.address, lease=etcd_client.grant(60))
+    renderer.wait_for_servers(1)
+    plain = httpx.get(renderer.url + "/users?page=2", timeout=5, trust_env=False)
+    assert (plain.status_code, plain.headers["Location"]) == (301, f"{site_url}/users?page=2")
+    assert "X-Served-By" not in plain.headers
+    verified = tls.verifying(certificate)
+    secure = httpx.get(site_url + "/healthz", timeout=5, trust_env=False, verify=verified)
+    assert secure.status_code == 200
+    assert secure.headers["X-Served-By"] == "backend"
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(site_url + "/healthz", timeout=5, trust_env=False)  # not a public authority

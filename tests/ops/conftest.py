@@ -23,6 +23,7 @@ import yaml
 from sampleapp.ops import engine, images, stack
 from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
+from tests.support import site
 from tests.support.docker import free_cluster_subnet, free_subnet
 from tests.support.etcd import free_port, wait_until
 
@@ -46,13 +47,14 @@ def app_image(
 
 @dataclass
 class StackEnv:
-    port: int
+    port: int  # plain HTTP: redirects
+    tls_port: int
     secrets_dir: Path
     values: dict[str, str]
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.tls_port}"
 
 
 @pytest.fixture(scope="session")
@@ -63,11 +65,12 @@ def stack_env(
     secrets_dir = tmp_path_factory.mktemp("secrets")
     for name in ("postgres_password", "secret_key"):
         (secrets_dir / f"{name}.txt").write_text(secrets.token_urlsafe(32))
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     subnet, dns_ip = free_subnet()
     values = {
         "SAMPLEAPP_PROJECT": PROJECT,
         "SAMPLEAPP_PORT": str(port),
+        "SAMPLEAPP_TLS_PORT": str(tls_port),
         "SAMPLEAPP_FRONT_SUBNET": subnet,
         "SAMPLEAPP_DNS_IP": dns_ip,
         "SAMPLEAPP_SECRETS_DIR": str(secrets_dir),
@@ -77,7 +80,8 @@ def stack_env(
     with pytest.MonkeyPatch.context() as patch:
         for key, value in values.items():
             patch.setenv(key, value)
-        yield StackEnv(port, secrets_dir, values)
+        site.CERTIFICATES.append(secrets_dir / "tls_cert.pem")  # made by the first `up`
+        yield StackEnv(port, tls_port, secrets_dir, values)
         stack.down(load_settings(), volumes=True, progress=Progress())
 
 
@@ -145,13 +149,14 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
 @dataclass
 class ClusterEnv:
     name: str
-    port: int
+    port: int  # plain HTTP: redirects
+    tls_port: int
     secrets_dir: Path
     lease_ttl: int
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.tls_port}"
 
 
 @pytest.fixture(scope="module")
@@ -168,16 +173,19 @@ def cluster_env(
     secrets_dir = tmp_path_factory.mktemp("cluster-secrets")
     for name in ("postgres_password", "secret_key"):
         (secrets_dir / f"{name}.txt").write_text(secrets.token_urlsafe(32))
-    env = ClusterEnv(f"sampleapp-test-{os.getpid()}", free_port(), secrets_dir, lease_ttl=5)
+    name = f"sampleapp-test-{os.getpid()}"
+    env = ClusterEnv(name, free_port(), free_port(), secrets_dir, lease_ttl=5)
     values = {
         "SAMPLEAPP_CLUSTER": env.name,
         "SAMPLEAPP_CLUSTER_PORT": str(env.port),
+        "SAMPLEAPP_CLUSTER_TLS_PORT": str(env.tls_port),
         "SAMPLEAPP_CLUSTER_SUBNET": free_cluster_subnet(),
         "SAMPLEAPP_SECRETS_DIR": str(secrets_dir),
         "SAMPLEAPP_LEASE_TTL": str(env.lease_ttl),
         "POSTGRES_USER": "sampleapp",
         "EMAIL_URL": "console://",
     }
+    site.CERTIFICATES.append(secrets_dir / "tls_cert.pem")  # made by `cluster deploy`
     with pytest.MonkeyPatch.context() as patch:
         for key, value in values.items():
             patch.setenv(key, value)

@@ -53,7 +53,7 @@ pytestmark = pytest.mark.docker
 
 
 def served_by(url: str, requests: int) -> Counter[str]:
-    with httpx.Client(timeout=20, trust_env=False) as http:
+    with httpx.Client(timeout=20, trust_env=False, verify=site.trust()) as http:
         return Counter(http.get(url + "/").headers["X-Served-By"] for _ in range(requests))
 
 
@@ -415,7 +415,10 @@ def test_debians_docker_cli_redeploys_and_migrate_runs_again_adding_nothing(
     assert (migrate.mode == "job") == (old >= cluster_stack.JOBS_CLI), (old, migrate)
     assert again and not again & first_runs, "migrate did not run again"
     assert cluster_row_counts(deployed) == before
-    assert httpx.get(deployed.url + "/", timeout=10, trust_env=False).status_code == 200
+    assert (
+        httpx.get(deployed.url + "/", timeout=10, trust_env=False, verify=site.trust()).status_code
+        == 200
+    )
     # Back on the machine's CLI, migrate is what that CLI deploys.
     cluster_stack.deploy(load_settings(), Progress(), timeout=300)
     mode = swarm.services(deployed, via)["migrate"].mode

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from sampleapp.errors import PreflightError
-from sampleapp.ops import preflight, secrets
+from sampleapp.ops import preflight, secrets, tls
 from sampleapp.ops.settings import load as load_settings
 
 
@@ -67,5 +69,48 @@ def test_a_taken_port_is_refused_naming_the_variable_that_moves_it() -> None:
         with pytest.raises(
             PreflightError, match=f"Port {port} on 127.0.0.1 is taken.*SAMPLEAPP_PORT"
         ):
-            preflight.port_free(port)
-        preflight.port_free(port, owner_running=True)  # our own proxy holding it is fine
+            preflight.port_free(port, "SAMPLEAPP_PORT")
+        preflight.port_free(
+            port, "SAMPLEAPP_PORT", owner_running=True
+        )  # our own proxy holding it is fine
+
+
+def subject_names(cert: Path) -> str:
+    text = subprocess.run(
+        ["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(cert)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return " ".join(text.split()).removeprefix("X509v3 Subject Alternative Name: ")
+
+
+def test_the_self_signed_certificate_is_made_once_for_the_site_and_loopback(
+    secrets_dir: Path,
+) -> None:
+    found, made = tls.ensure(load_settings(), "https://blog.example.com")
+    assert made and not found.given
+    assert found.cert == secrets_dir / "tls_cert.pem" and found.key == secrets_dir / "tls_key.pem"
+    assert subject_names(found.cert) == (
+        "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:blog.example.com"
+    )
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in (found.cert, found.key))
+    pair = found.cert.read_bytes(), found.key.read_bytes()
+    again, made_again = tls.ensure(load_settings(), "https://other.example.com")
+    assert not made_again and (again.cert.read_bytes(), again.key.read_bytes()) == pair
+    assert re.fullmatch(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", found.fingerprint)
+
+
+def test_given_certificate_files_are_checked_before_anything_starts(
+    secrets_dir: Path, tmp_path: Path
+) -> None:
+    mine, _ = tls.ensure(load_settings(), "https://127.0.0.1")
+    other, _ = tls.ensure(load_settings({"SAMPLEAPP_SECRETS_DIR": str(tmp_path / "o")}), "x")
+    given = {"TLS_CERT_FILE": str(mine.cert), "TLS_KEY_FILE": str(other.key)}
+    with pytest.raises(PreflightError, match=r"nginx could not serve .* TLS_KEY_FILE"):
+        tls.check(load_settings(given))
+    missing = {**given, "TLS_KEY_FILE": str(tmp_path / "nowhere.pem")}
+    with pytest.raises(PreflightError, match=r"TLS_KEY_FILE is .*nowhere\.pem, which does not"):
+        tls.check(load_settings(missing))
+    found = tls.check(load_settings({**given, "TLS_KEY_FILE": str(mine.key)}))
+    assert found.given and found.cert == mine.cert

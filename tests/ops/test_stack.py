@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import ssl
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import httpx
 import pytest
 
 from sampleapp.errors import PreflightError, StackError
-from sampleapp.ops import compose, driver, engine, images, stack, status
+from sampleapp.ops import compose, driver, engine, images, stack, status, tls
 from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
@@ -64,10 +65,42 @@ def test_missing_credentials_stop_up_before_anything_is_created(
 
 
 def test_the_home_page_is_served_through_the_proxy(running_stack: StackEnv) -> None:
-    response = httpx.get(running_stack.url + "/", timeout=10)
+    response = httpx.get(running_stack.url + "/", timeout=10, verify=site.trust())
     assert response.status_code == 200
     assert "Welcome to the Sample App" in response.text
     assert response.headers["X-Served-By"]
+
+
+def test_https_is_served_with_hsts_and_plain_http_only_redirects_to_it(
+    running_stack: StackEnv,
+) -> None:
+    plain = httpx.get(f"http://127.0.0.1:{running_stack.port}/users?page=2", timeout=10)
+    assert plain.status_code == 301
+    assert plain.headers["Location"] == f"{running_stack.url}/users?page=2"
+    assert "X-Served-By" not in plain.headers  # no app server saw the plain request
+    with site.client(running_stack.url) as http:
+        signin = http.get("/signin")
+        assert signin.headers["Strict-Transport-Security"] == "max-age=31536000"
+        assert "secure" in signin.headers["Set-Cookie"].lower()  # csrftoken
+        site.sign_in(http)
+        session = next(c for c in http.cookies.jar if c.name == "sessionid")
+        assert session.secure
+        # A forged Host is refused by the app (never a reset link to another site).
+        forged = http.get("/password_resets/new", headers={"Host": "evil.example"})
+        assert forged.status_code == 400
+
+
+def test_up_made_one_self_signed_certificate_and_printed_its_fingerprint(
+    running_stack: StackEnv,
+) -> None:
+    cert = tls.certificate(load_settings())
+    assert cert.cert == running_stack.secrets_dir / "tls_cert.pem" and not cert.given
+    assert (
+        f"SHA-256 fingerprint {cert.fingerprint}"
+        in (running_stack.secrets_dir / "up.log").read_text()
+    )
+    served = ssl.get_server_certificate(("127.0.0.1", running_stack.tls_port))
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(cert.cert.read_text())
 
 
 def test_the_example_user_signs_in_posts_and_sees_the_post_in_the_feed(
@@ -78,7 +111,8 @@ def test_the_example_user_signs_in_posts_and_sees_the_post_in_the_feed(
 
 def test_twenty_requests_reach_all_three_replicas(running_stack: StackEnv) -> None:
     served = Counter(
-        httpx.get(running_stack.url + "/", timeout=10).headers["X-Served-By"] for _ in range(20)
+        httpx.get(running_stack.url + "/", timeout=10, verify=site.trust()).headers["X-Served-By"]
+        for _ in range(20)
     )
     assert len(served) == 3, served
     web_hosts = {c.id for c in compose.containers(load_settings(), "web")}
@@ -90,7 +124,8 @@ def test_scaling_web_to_four_sends_traffic_to_the_fourth(running_stack: StackEnv
     web_hosts = {c.id for c in compose.containers(load_settings(), "web") if c.state == "running"}
     assert len(web_hosts) == 4
     served = Counter(
-        httpx.get(running_stack.url + "/", timeout=10).headers["X-Served-By"] for _ in range(24)
+        httpx.get(running_stack.url + "/", timeout=10, verify=site.trust()).headers["X-Served-By"]
+        for _ in range(24)
     )
     assert set(served) == web_hosts, served
     stack.scale(load_settings(), "web", 3, Progress())
@@ -223,12 +258,14 @@ def test_up_run_again_with_the_build_changes_nothing_and_fails_no_request(
 ) -> None:
     stack.up(load_settings(), stack.Options(replicas=3), Progress())  # the first `up` with a build
     before = containers_by_service()
+    certificate = (running_stack.secrets_dir / "tls_cert.pem").read_bytes()
     with Load(running_stack.url + "/", threads=4) as load:
         load.wait_for(40)
         stack.up(load_settings(), stack.Options(replicas=3), Progress())
         load.wait_for(40)
     assert load.failures == [], failed(load)
     assert containers_by_service() == before
+    assert (running_stack.secrets_dir / "tls_cert.pem").read_bytes() == certificate
 
 
 def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
@@ -257,7 +294,9 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
         assert after["migrate"] != before["migrate"], "migrate did not run on the new image"
         assert [c.exit_code for c in compose.containers(load_settings(), "migrate")] == [0]
         assert set(registered()) == after["web"]
-        pages = [httpx.get(running_stack.url + "/", timeout=10) for _ in range(12)]
+        pages = [
+            httpx.get(running_stack.url + "/", timeout=10, verify=site.trust()) for _ in range(12)
+        ]
         assert {page.headers["X-Served-By"] for page in pages} == after["web"]
         assert all(marker in page.text for page in pages)
     finally:  # the stack goes back to the tree's image, rolled the same way

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import ssl
+from pathlib import Path
 
 import httpx
 
@@ -23,8 +25,24 @@ def csrf_token(html: str) -> str:
     return found.group(1)
 
 
+# The deployments' certificates (self-signed, made by `up`) that this test session trusts: the
+# fixtures that deploy add theirs.
+CERTIFICATES: list[Path] = []
+
+
+def trust() -> ssl.SSLContext:
+    """The system's authorities and every deployment certificate made so far."""
+    context = ssl.create_default_context()
+    for cert in CERTIFICATES:
+        if cert.exists():
+            context.load_verify_locations(cafile=str(cert))
+    return context
+
+
 def client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=20, trust_env=False, follow_redirects=True)
+    return httpx.Client(
+        base_url=base_url, timeout=20, trust_env=False, follow_redirects=True, verify=trust()
+    )
 
 
 def sign_in(http: httpx.Client, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD) -> None:
@@ -32,7 +50,7 @@ def sign_in(http: httpx.Client, email: str = DEMO_EMAIL, password: str = DEMO_PA
     response = http.post(
         "/sessions",
         data={"csrfmiddlewaretoken": token, "session[email]": email, "session[password]": password},
-        headers={"Referer": f"{http.base_url}signin"},
+        headers={"Referer": str(http.base_url.join("/signin"))},
     )
     assert response.status_code == 200 and "Sign out" in response.text, response.text[:500]
 
