@@ -1,11 +1,14 @@
-"""Per-request plumbing: the ``X-Served-By`` header, one log line per request, UTF-8 forms,
-``_method``.
+"""Per-request plumbing: the ``X-Served-By`` header, one log line per request, the
+``Content-Security-Policy`` header, UTF-8 forms, ``_method``.
 
 ``X-Served-By`` carries the instance id (``INSTANCE_ID``, default the host name) so that the
 spread of a load balancer can be read from the responses. The log line goes to stdout, where the
 container runtime collects it; it is written after the response, with its status and duration.
 HTML forms can only GET and POST, so a POST carrying ``_method=delete`` (or patch) is routed as
 that method, the Rails convention that keeps the original URL map (``DELETE /signout``).
+Every response says where its page may load from (``CONTENT_SECURITY_POLICY``, one setting): the
+one script, the stylesheets and images of this site, avatars from Gravatar, nothing inline, so an
+injected ``<script>`` or ``onclick`` would not run even if an escape were missed.
 Forms are read as UTF-8 only, what every page here declares: a form body announcing another
 charset is a 400 before anything reads it (Django decodes a form with the charset it is told,
 and a codec that is not a text encoding, ``charset=base64``, would raise inside it: a 500).
@@ -43,6 +46,25 @@ class ServedByMiddleware:
             response.status_code,
             elapsed_ms,
         )
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """The ``Content-Security-Policy`` header on every response, pages and their error pages.
+
+    Django 5.2 has none built in. The policy is a setting, the same for every page: no page has an
+    inline script or style to allow. Django's debug pages (``DEBUG`` on, an error status) inline
+    their styles and scripts; they go without it, so a traceback in development stays readable.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.policy = settings.CONTENT_SECURITY_POLICY
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not (settings.DEBUG and response.status_code >= 400):
+            response["Content-Security-Policy"] = self.policy
         return response
 
 
