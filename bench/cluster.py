@@ -37,6 +37,7 @@ from sampleapp.ops import bases, cluster, cluster_stack, driver, engine, images,
 from sampleapp.ops.cluster_stack import SwarmStack
 from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
+from tests.support import site
 from tests.support.docker import free_cluster_subnet, new_app_version
 
 DURATION = 10
@@ -91,7 +92,10 @@ class Tracker:
             worker.join(30)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=30, trust_env=False, headers={"Connection": "close"}) as http:
+        headers = {"Connection": "close"}
+        with httpx.Client(
+            timeout=30, trust_env=False, headers=headers, verify=site.trust()
+        ) as http:
             while not self._stop.is_set():
                 started = time.monotonic()
                 try:
@@ -189,18 +193,21 @@ def main() -> None:
     secrets_dir = Path(tempfile.mkdtemp(prefix="sampleapp-bench-cluster-"))
     for name in ("postgres_password", "secret_key"):
         (secrets_dir / f"{name}.txt").write_text(secrets.token_urlsafe(32))
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     os.environ.update(
         {
             "SAMPLEAPP_CLUSTER": NAME,
             "SAMPLEAPP_CLUSTER_PORT": str(port),
+            "SAMPLEAPP_CLUSTER_TLS_PORT": str(tls_port),
+            "EMAIL_URL": "console://",
             "SAMPLEAPP_CLUSTER_SUBNET": free_cluster_subnet(),
             "SAMPLEAPP_SECRETS_DIR": str(secrets_dir),
             "POSTGRES_USER": "sampleapp",
         }
     )
     os.environ.pop("SAMPLEAPP_LEASE_TTL", None)
-    base = f"http://127.0.0.1:{port}"
+    base = f"https://127.0.0.1:{tls_port}"
+    site.CERTIFICATES.append(secrets_dir / "tls_cert.pem")  # made by the first up/deploy
     progress = Progress(secrets_dir / "bench.log")
     if not engine.image_exists(images.APP_IMAGE):
         images.build_app_image(progress)

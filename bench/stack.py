@@ -29,6 +29,7 @@ from sampleapp.ops import bases, compose, driver, engine, images, stack
 from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
 from tests.discovery.servers import Load
+from tests.support import site
 from tests.support.docker import copy_build_context, free_subnet, new_app_version
 
 DURATION = 10
@@ -135,19 +136,22 @@ def main() -> None:
     for name in ("postgres_password", "secret_key"):
         (secrets_dir / f"{name}.txt").write_text(secrets.token_urlsafe(32))
         (secrets_dir / f"{name}.txt").chmod(0o644)
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     subnet, dns_ip = free_subnet()
     os.environ.update(
         {
             "SAMPLEAPP_PROJECT": "sampleapp-bench",
             "SAMPLEAPP_PORT": str(port),
+            "SAMPLEAPP_TLS_PORT": str(tls_port),
+            "EMAIL_URL": "console://",
             "SAMPLEAPP_FRONT_SUBNET": subnet,
             "SAMPLEAPP_DNS_IP": dns_ip,
             "SAMPLEAPP_SECRETS_DIR": str(secrets_dir),
             "POSTGRES_USER": "sampleapp",
         }
     )
-    base = f"http://127.0.0.1:{port}"
+    base = f"https://127.0.0.1:{tls_port}"
+    site.CERTIFICATES.append(secrets_dir / "tls_cert.pem")  # made by the first up/deploy
     progress = Progress(secrets_dir / "bench.log")
     if not engine.image_exists(images.APP_IMAGE):
         images.build_app_image(progress)
@@ -160,7 +164,7 @@ def main() -> None:
         stack.down(load_settings(), progress=progress)
         warm = timed("warm up", lambda: stack.up(load_settings(), options, progress))
         cookie = sign_in(base)
-        home = httpx.get(base + "/", timeout=10).text
+        home = httpx.get(base + "/", timeout=10, verify=site.trust()).text
         for replicas in (3, 1):
             stack.scale(load_settings(), "web", replicas, progress)
             rows += page_rows(base, cookie, replicas, CONNECTIONS, DURATION)
