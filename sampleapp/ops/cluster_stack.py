@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from sampleapp.errors import ConfigError, StackError
+from sampleapp.errors import ConfigError, PreflightError, StackError
 from sampleapp.ops import cluster, driver, engine, nodes, preflight, swarm, tls
 from sampleapp.ops.cluster_images import Pushed, push_images
 from sampleapp.ops.driver import Machine, Ran, Service
@@ -137,6 +137,13 @@ class SwarmStack:
         cluster.check_cli()
         preflight.credentials(self.settings)
         cluster.count_nodes(self.cluster)
+        proxy_node = self.cluster.container(1)
+        if not engine.docker("port", proxy_node, "443/tcp", check=False).strip():
+            raise PreflightError(
+                f"{proxy_node} maps no host port to its 443: the cluster was created before "
+                "HTTPS. `sampleapp cluster destroy`, then `sampleapp cluster create` (the data "
+                "volumes go with the machines)"
+            )
 
     def apply(self, progress: Progress, timeout: float) -> None:
         via = self.via()

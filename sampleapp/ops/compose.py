@@ -68,7 +68,7 @@ def compose(
     command = [*f.command, *project, *args]
     what = f"compose {' '.join(args[:2])}"
     fix = "run `sampleapp status` and `sampleapp logs` to see why"
-    env = dict(settings.env)
+    env = {**settings.deployment_defaults(settings.url), **settings.env}
     if not capture:
         stream(command, what=what, env=env, fix=fix)
         return ""

@@ -72,6 +72,16 @@ class Settings:
         HTTP is sent), else ``served``, the URL a deployment serves on this machine."""
         return (self.env.get("SITE_URL") or served).rstrip("/")
 
+    def deployment_defaults(self, served: str) -> dict[str, str]:
+        """SITE_URL and the certificate's files, as the Compose and stack files read them,
+        for a deployment serving ``served`` (``up`` sets the same; any Compose command needs
+        them, or a container it starts would refuse to run without SITE_URL)."""
+        return {
+            "SITE_URL": self.site_url(served),
+            "TLS_CERT_FILE": str(self.tls_cert_file.resolve()),
+            "TLS_KEY_FILE": str(self.tls_key_file.resolve()),
+        }
+
     @property
     def tls_cert_file(self) -> Path:
         """TLS_CERT_FILE, else the self-signed certificate's place in the secrets directory."""

@@ -112,16 +112,12 @@ def ensure(settings: Settings, site_url: str) -> tuple[Certificate, bool]:
 def deployment_values(settings: Settings, served: str, progress: Progress) -> dict[str, str]:
     """What the Compose and stack files read for HTTPS and the site's address (SITE_URL,
     TLS_CERT_FILE, TLS_KEY_FILE, SAMPLEAPP_TLS_ID), the certificate made first if need be."""
-    site = settings.site_url(served)
-    found, made = ensure(settings, site)
+    values = settings.deployment_defaults(served)
+    found, made = ensure(settings, values["SITE_URL"])
     if made:
-        progress.step(f"Made a self-signed certificate for {urlsplit(site).hostname}: {found.cert}")
-    return {
-        "SITE_URL": site,
-        "TLS_CERT_FILE": str(found.cert.resolve()),
-        "TLS_KEY_FILE": str(found.key.resolve()),
-        "SAMPLEAPP_TLS_ID": found.id,
-    }
+        host = urlsplit(values["SITE_URL"]).hostname
+        progress.step(f"Made a self-signed certificate for {host}: {found.cert}")
+    return {**values, "SAMPLEAPP_TLS_ID": found.id}
 
 
 def verifying(found: Certificate) -> ssl.SSLContext:

@@ -104,13 +104,16 @@ def test_shared_policy_lives_in_x_anchors():
     assert text.count("<<: ") >= 5
 
 
+def default_path(spec: str) -> str:
+    """A secret's file as the Compose file names it, each ``${VAR:-default}`` at its default."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", spec)
+
+
 def test_credentials_come_from_git_ignored_secret_files_through_file_variables(compose):
     secrets = compose["secrets"]
-    assert set(secrets) == {"postgres_password", "secret_key"}
+    assert set(secrets) == {"postgres_password", "secret_key", "tls_cert", "tls_key"}
     for secret in secrets.values():
-        path = COMPOSE.parent / secret["file"].replace(
-            "${SAMPLEAPP_SECRETS_DIR:-./secrets}", "secrets"
-        )
+        path = COMPOSE.parent / default_path(secret["file"])
         ignored = subprocess.run(
             ["git", "-C", str(REPO), "check-ignore", "-q", str(path)], check=False
         )
@@ -273,11 +276,9 @@ def test_stack_policy_lives_in_x_anchors():
 
 
 def test_stack_credentials_are_swarm_secrets_from_git_ignored_files(stack_file):
-    assert set(stack_file["secrets"]) == {"postgres_password", "secret_key"}
+    assert set(stack_file["secrets"]) == {"postgres_password", "secret_key", "tls_cert", "tls_key"}
     for secret in stack_file["secrets"].values():
-        path = STACK.parent / secret["file"].replace(
-            "${SAMPLEAPP_SECRETS_DIR:-./secrets}", "secrets"
-        )
+        path = STACK.parent / default_path(secret["file"])
         ignored = subprocess.run(
             ["git", "-C", str(REPO), "check-ignore", "-q", str(path)], check=False
         )
@@ -287,6 +288,14 @@ def test_stack_credentials_are_swarm_secrets_from_git_ignored_files(stack_file):
         assert env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
         assert env["SECRET_KEY_FILE"] == "/run/secrets/secret_key"
         assert set(stack_file["services"][name]["secrets"]) == {"postgres_password", "secret_key"}
+    proxy = stack_file["services"]["proxy"]
+    assert set(proxy["secrets"]) == {"tls_cert", "tls_key"}
+    assert proxy["environment"]["NGINX_TLS_CERT"] == "/run/secrets/tls_cert"
+    # A Swarm secret cannot change under its name: the certificate's carries its content's id.
+    assert {s["name"] for s in stack_file["secrets"].values() if "name" in s} == {
+        "sampleapp-tls-cert-${SAMPLEAPP_TLS_ID:-unset}",
+        "sampleapp-tls-key-${SAMPLEAPP_TLS_ID:-unset}",
+    }
     text = STACK.read_text()
     assert not re.search(r"(POSTGRES_PASSWORD|SECRET_KEY):\s", text), "a secret value in the file"
 
@@ -294,7 +303,10 @@ def test_stack_credentials_are_swarm_secrets_from_git_ignored_files(stack_file):
 def test_only_the_edge_publishes_a_client_port_and_etcd_only_its_peer_port(stack_file):
     published = {n: s["ports"] for n, s in stack_file["services"].items() if s.get("ports")}
     assert set(published) == {"edge", "etcd-1", "etcd-2", "etcd-3"}
-    assert published["edge"] == [{"target": 80, "published": 80, "protocol": "tcp", "mode": "host"}]
+    assert published["edge"] == [
+        {"target": 80, "published": 80, "protocol": "tcp", "mode": "host"},
+        {"target": 443, "published": 443, "protocol": "tcp", "mode": "host"},
+    ]
     for n in (1, 2, 3):
         assert [(p["target"], p["mode"]) for p in published[f"etcd-{n}"]] == [(2380, "host")]
 

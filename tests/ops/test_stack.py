@@ -343,6 +343,7 @@ def test_a_service_that_cannot_start_is_named_with_its_log_tail(
     which `up` names as soon as Docker restarted it twice, not at its timeout."""
     monkeypatch.setenv("SAMPLEAPP_PROJECT", f"{stack_env.values['SAMPLEAPP_PROJECT']}-broken")
     monkeypatch.setenv("SAMPLEAPP_PORT", str(free_port()))
+    monkeypatch.setenv("SAMPLEAPP_TLS_PORT", str(free_port()))
     subnet, dns_ip = free_subnet()  # not the running test stack's
     monkeypatch.setenv("SAMPLEAPP_FRONT_SUBNET", subnet)
     monkeypatch.setenv("SAMPLEAPP_DNS_IP", dns_ip)
