@@ -55,3 +55,30 @@ def test_a_malformed_registrar_variable_is_named_in_the_error(variable: str, val
 def test_a_malformed_dns_variable_is_named_in_the_error(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         config.dns_settings({variable: value})
+
+
+TLS = {"NGINX_TLS_CERT": "/run/secrets/tls_cert", "NGINX_TLS_KEY": "/run/secrets/tls_key"}
+
+
+def test_https_is_on_with_a_certificate_and_redirects_to_the_site() -> None:
+    assert config.tls_settings({}) is None
+    on = config.tls_settings({**TLS, "SITE_URL": "https://blog.example.com/"})
+    assert on is not None and (on.listen, on.redirect) == ("443", "https://blog.example.com")
+    moved = config.tls_settings({**TLS, "NGINX_TLS_LISTEN": "127.0.0.1:8443"})
+    assert moved is not None and moved.redirect == "https://$host:8443"
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"NGINX_TLS_CERT": "/c.pem"}, "NGINX_TLS_KEY is not set"),
+        ({**TLS, "NGINX_TLS_LISTEN": "443x"}, "NGINX_TLS_LISTEN is"),
+        ({**TLS, "SITE_URL": "http://blog.example.com"}, "expected an https:// origin"),
+        # Written into nginx's config: anything but an origin could add directives.
+        ({**TLS, "SITE_URL": "https://a.example; return 302 https://evil"}, "SITE_URL is"),
+        ({**TLS, "SITE_URL": "https://a.example/path"}, "without a path"),
+    ],
+)
+def test_a_wrong_https_setting_is_named(env: dict[str, str], said: str) -> None:
+    with pytest.raises(ConfigError, match=said):
+        config.tls_settings(env)

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import time
 from collections import Counter
@@ -37,6 +38,7 @@ from sampleapp.ops import (
     release,
     status,
     swarm,
+    tls,
 )
 from sampleapp.ops.cluster_stack import SwarmStack
 from sampleapp.ops.nodes import Cluster
@@ -377,6 +379,19 @@ def test_requests_through_the_proxy_reach_the_app_servers_on_all_three_machines(
     served = served_by(serving.url, 30)
     assert sorted(swarm.machine_of(i) for i in served) == ["core-01", "core-02", "core-03"], served
     assert set(served) == set(registered(serving))
+
+
+def test_the_edge_passes_https_to_the_proxy_and_plain_http_is_redirected(
+    deployed: Cluster,
+) -> None:
+    plain = httpx.get(f"http://127.0.0.1:{deployed.port}/users?page=2", timeout=10)
+    assert (plain.status_code, plain.headers["Location"]) == (301, f"{deployed.url}/users?page=2")
+    secure = httpx.get(deployed.url + "/signin", timeout=10, verify=site.trust())
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "secure" in secure.headers["Set-Cookie"].lower()
+    cert = tls.certificate(load_settings())
+    served = ssl.get_server_certificate(("127.0.0.1", deployed.tls_port))
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(cert.cert.read_text())
 
 
 def test_the_example_user_signs_in_and_posts(deployed: Cluster) -> None:
