@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Everything the tests start for real. Installed only when missing.
 SYSTEM_PACKAGES := python3-venv postgresql etcd-server etcd-client nginx-light chromium \
-	docker.io docker-compose docker-registry debootstrap wrk dnsutils iproute2 curl
+	docker.io docker-compose docker-registry debootstrap wrk dnsutils iproute2 curl openssl
 
 .PHONY: run test test-fast lint system-deps venv venv-dev lock clean \
 	bench-app bench-discovery bench-stack bench-cluster
