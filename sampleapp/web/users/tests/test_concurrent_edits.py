@@ -18,6 +18,7 @@ from django.http import HttpResponse
 from django.test import Client
 
 from sampleapp.web.conftest import SIGNUP, error_list
+from sampleapp.web.users import throttle
 from sampleapp.web.users.models import User, email_errors
 from tests.support.html import Page
 
@@ -30,7 +31,8 @@ def at_the_same_moment(monkeypatch, requests: list[Callable[[], Any]]) -> list[H
     real requests arriving together both find the email free. On PostgreSQL they then save
     at once too. SQLite's test database lives in memory, where a second writer fails ("table
     is locked") instead of waiting for the lock as it does on the file a server uses: there
-    the saves take turns, still after every check."""
+    the saves take turns, still after every check, and so do the sign-up throttle's counts
+    before it (``throttle._admit`` writes)."""
     barrier = threading.Barrier(len(requests), timeout=30)
     turn, mine = threading.Lock(), threading.local()
     taking_turns = connections["default"].vendor == "sqlite"
@@ -43,6 +45,14 @@ def at_the_same_moment(monkeypatch, requests: list[Callable[[], Any]]) -> list[H
         return errors
 
     monkeypatch.setattr("sampleapp.web.users.forms.email_errors", check_then_wait)
+    if taking_turns:
+        admit, counting = throttle._admit, threading.Lock()
+
+        def one_count_at_a_time(*args, **kwargs):
+            with counting:
+                return admit(*args, **kwargs)
+
+        monkeypatch.setattr(throttle, "_admit", one_count_at_a_time)
     responses: list[HttpResponse | BaseException] = [RuntimeError("no response")] * len(requests)
 
     def send(i: int) -> None:
