@@ -276,6 +276,9 @@ PASSWORD_HASHERS = (
 THROTTLE_WINDOW = int(_env("THROTTLE_WINDOW", "900"))
 THROTTLE_ACCOUNT_LIMIT = int(_env("THROTTLE_ACCOUNT_LIMIT", "5"))
 THROTTLE_ADDRESS_LIMIT = int(_env("THROTTLE_ADDRESS_LIMIT", "20"))
+# Password hashes at once per process, and how long one more may wait: users/password_checks.py.
+THROTTLE_PASSWORD_CHECKS = int(_env("THROTTLE_PASSWORD_CHECKS", "1"))
+THROTTLE_PASSWORD_WAIT = float(_env("THROTTLE_PASSWORD_WAIT", "2"))
 TRUSTED_PROXIES = [
     p.strip()
     for p in _env(
