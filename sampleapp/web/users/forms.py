@@ -8,6 +8,7 @@ message they return, so a blank field reports each rule it breaks, as in the ori
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 from django import forms
@@ -24,6 +25,7 @@ from sampleapp.web.users.models import (
     name_errors,
     password_errors,
 )
+from sampleapp.web.users.password_checks import password_check
 
 
 class RailsBoundField(BoundField):
@@ -94,8 +96,9 @@ class SignupForm(RailsForm):
         self.user.name = self.cleaned_data["name"]
         self.user.email = self.cleaned_data["email"]
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):  # the same one kept: other sessions stay
-            self.user.set_password(password)
+        with password_check() if self.creating else nullcontext():  # sign-ups are anonymous
+            if not self.user.check_password(password):  # the same one kept: other sessions stay
+                self.user.set_password(password)
         try:
             with transaction.atomic():
                 self.user.save()
@@ -134,7 +137,8 @@ class SessionForm(RailsForm):
         if not self.is_valid():
             return None
         data = self.cleaned_data
-        user = authenticate(request, username=data["email"], password=data["password"])
+        with password_check():
+            user = authenticate(request, username=data["email"], password=data["password"])
         return user if isinstance(user, User) else None
 
     def unactivated_user(self) -> User | None:
@@ -144,7 +148,10 @@ class SessionForm(RailsForm):
             return None
         email, password = self.cleaned_data["email"], self.cleaned_data["password"]
         user = User.objects.filter(email=email.lower(), activated=False).first()
-        return user if user is not None and user.check_password(password) else None
+        if user is None:
+            return None
+        with password_check():
+            return user if user.check_password(password) else None
 
 
 class PasswordResetRequestForm(RailsForm):

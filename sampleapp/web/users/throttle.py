@@ -9,6 +9,11 @@ more is refused before the view runs: a 429 page, "Too many failed sign-ins. Try
 minutes.", with ``Retry-After`` in seconds. A sign-in that succeeds (the view redirects) takes its
 attempts back and clears the account's count, so only failures count; a sign-up counts either way.
 
+The attempts admitted still hash, but no more at once than ``password_checks.py`` allows
+(``checks_passwords=True``: sign-in, sign-up). An attempt it refuses is a 429 "busy, try again
+in a few seconds" (``Retry-After: 2``) that hashed nothing and is not counted; when the cap is
+already full with others waiting, that refusal comes before any query, so it costs little.
+
 Storage: one row per attempt (``users.Attempt``) in the database, which every gunicorn worker
 and every app server replica already shares; a per-process cache would not hold, and Django's
 database cache would need ``createcachetable`` wherever a database is migrated and culls entries
@@ -44,9 +49,11 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from sampleapp.web.proxies import client_address
+from sampleapp.web.users import password_checks
 from sampleapp.web.users.models import Attempt
 
 View = Callable[..., HttpResponse]
+BUSY_RETRY_AFTER = 2  # seconds
 
 
 def _key(scope: str, kind: str, value: str) -> str:
@@ -103,24 +110,43 @@ def _refuse(request: HttpRequest, noun: str, seconds: int) -> HttpResponse:
     return response
 
 
+def _busy(request: HttpRequest) -> HttpResponse:
+    error = "The server is busy checking other passwords. Try again in a few seconds."
+    response = render(request, "users/throttled.html", {"error": error}, status=429)
+    response["Retry-After"] = str(BUSY_RETRY_AFTER)
+    return response
+
+
 def throttled(
-    scope: str, noun: str, *, account_field: str | None = None, only_failures: bool = False
+    scope: str,
+    noun: str,
+    *,
+    account_field: str | None = None,
+    only_failures: bool = False,
+    checks_passwords: bool = False,
 ) -> Callable[[View], View]:
     """Limit a view's POSTs per client address and, with ``account_field`` (the form field naming
     the account, e.g. ``session[email]``), per account, sharing the limits and window of sign-in.
-    ``only_failures``: a redirect (success) takes its attempt back and clears the account's."""
+    ``only_failures``: a redirect (success) takes its attempt back and clears the account's.
+    ``checks_passwords``: the view hashes in ``password_check()``; a ``Busy`` one is a 429."""
 
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method != "POST":
                 return view(request, *args, **kwargs)
+            if checks_passwords and password_checks.busy():
+                return _busy(request)  # before any query: this refusal costs little
             now = timezone.now()
             limits = _limits(request, scope, account_field)
             wait, ids = _admit(limits, now)
             if wait:
                 return _refuse(request, noun, wait)
-            response = view(request, *args, **kwargs)
+            try:
+                response = view(request, *args, **kwargs)
+            except password_checks.Busy:  # no password was checked: the attempt does not count
+                Attempt.objects.filter(pk__in=ids).delete()
+                return _busy(request)
             if only_failures and 300 <= response.status_code < 400:
                 accounts = [key for key in limits if ":account:" in key]
                 Attempt.objects.filter(Q(pk__in=ids) | Q(key__in=accounts)).delete()
@@ -132,9 +158,13 @@ def throttled(
 
 
 limit_sign_ins = throttled(
-    "signin", "failed sign-ins", account_field="session[email]", only_failures=True
+    "signin",
+    "failed sign-ins",
+    account_field="session[email]",
+    only_failures=True,
+    checks_passwords=True,
 )
-limit_sign_ups = throttled("signup", "sign-ups")
+limit_sign_ups = throttled("signup", "sign-ups", checks_passwords=True)
 limit_password_resets = throttled(
     "password_reset", "password reset requests", account_field="password_reset[email]"
 )
