@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import socket
+import time
 import uuid
 from pathlib import Path
 from types import MappingProxyType
@@ -245,3 +246,29 @@ def test_with_a_certificate_nginx_serves_https_with_hsts_and_http_only_redirects
     assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(site_url + "/healthz", timeout=5, trust_env=False)  # not a public authority
+
+
+def test_password_form_posts_past_the_burst_are_refused_by_nginx_alone(
+    etcd: EtcdCluster, etcd_client: EtcdClient, start_renderer: StartRenderer, backend: AppServer
+) -> None:
+    """Each address may POST to /sessions, /users and /password_resets 2 a second after a
+    burst of 10: the rest get nginx's 429 without reaching a server; other requests pass."""
+    watched = prefix()
+    renderer = start_renderer("limited", etcd.env_endpoints, watched)
+    etcd_client.put(f"{watched}backend", backend.address, lease=etcd_client.grant(60))
+    renderer.wait_for_servers(1)
+    forms = ["/sessions", "/users", "/password_resets"] * 10
+    with httpx.Client(base_url=renderer.url, timeout=5, trust_env=False) as http:
+        started = time.monotonic()
+        posts = [http.post(path, data={"x": "1"}) for path in forms]
+        elapsed = time.monotonic() - started
+        refused = [r for r in posts if r.status_code == 429]
+        passed = [r for r in posts if "X-Served-By" in r.headers]
+        # One budget for the three forms: the burst, plus what 2 a second added meanwhile.
+        assert refused and len(passed) <= 10 + 2 * elapsed + 1, (len(passed), elapsed)
+        assert len(refused) + len(passed) == len(forms)
+        assert all("X-Served-By" not in r.headers for r in refused)
+        assert refused[0].headers["Retry-After"] == "1"
+        assert "try again in a second" in refused[0].text
+        assert http.get("/sessions").headers["X-Served-By"] == "backend"  # GETs are not limited
+        assert http.post("/healthz").headers["X-Served-By"] == "backend"  # nor other routes
