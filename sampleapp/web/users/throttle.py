@@ -53,6 +53,17 @@ from sampleapp.web.users import password_checks
 from sampleapp.web.users.models import Attempt
 
 View = Callable[..., HttpResponse]
+COUNTED = "sampleapp_throttle_counted"  # set by ``counted``
+
+
+def counted(response: HttpResponse) -> HttpResponse:
+    """Mark a redirect that must still count as an attempt (a sign-in to an inactive account
+    mails a new activation link: unlimited, it would let anyone who signed up with someone
+    else's address fill that inbox)."""
+    setattr(response, COUNTED, True)
+    return response
+
+
 BUSY_RETRY_AFTER = 2  # seconds
 
 
@@ -147,7 +158,8 @@ def throttled(
             except password_checks.Busy:  # no password was checked: the attempt does not count
                 Attempt.objects.filter(pk__in=ids).delete()
                 return _busy(request)
-            if only_failures and 300 <= response.status_code < 400:
+            succeeded = 300 <= response.status_code < 400 and not getattr(response, COUNTED, False)
+            if only_failures and succeeded:
                 accounts = [key for key in limits if ":account:" in key]
                 Attempt.objects.filter(Q(pk__in=ids) | Q(key__in=accounts)).delete()
             return response

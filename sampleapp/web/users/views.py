@@ -19,7 +19,7 @@ from sampleapp.web.users import mail
 from sampleapp.web.users.access import admin_user, correct_user, sign_in, signed_in_user
 from sampleapp.web.users.forms import ProfileForm, SessionForm, SignupForm
 from sampleapp.web.users.models import User, UserQuerySet
-from sampleapp.web.users.throttle import limit_sign_ins, limit_sign_ups
+from sampleapp.web.users.throttle import counted, limit_sign_ins, limit_sign_ups
 
 
 def new(request: HttpRequest) -> HttpResponse:
@@ -109,7 +109,7 @@ def create_session(request: HttpRequest) -> HttpResponse:
         messages.warning(
             request, "Account not activated. Check your email for the activation link."
         )
-        return redirect("root")
+        return counted(redirect("root"))  # each new link counts against the sign-in limits
     if user is None:
         error = "Invalid email/password combination"  # flash.now: this response only
         return render(request, "users/signin.html", {"form": form, "error": error})

@@ -121,3 +121,15 @@ def test_a_session_of_a_user_made_inactive_signs_in_no_longer(client: Client, us
     sign_in(client, user)
     User.objects.filter(pk=user.pk).update(activated=False)
     assert Page(client.get("/")).has_link("Sign in", "/signin")
+
+
+def test_new_activation_links_by_sign_in_are_limited_like_failed_sign_ins(
+    client: Client, mailbox: Mailbox
+) -> None:
+    """Whoever signed up with someone else's address knows the password: each sign-in would
+    mail that address a new link. They count as attempts: 5 per account, then a 429."""
+    sign_up(client)
+    data = {"session[email]": "user@example.com", "session[password]": "foobar"}
+    statuses = [client.post("/sessions", data).status_code for _ in range(6)]
+    assert statuses == [302] * 5 + [429]
+    assert len(mailbox.to("user@example.com")) == 1 + 5  # the sign-up's, then 5 new links
