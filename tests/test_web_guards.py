@@ -141,10 +141,13 @@ PRODUCTION = {
 }
 
 
-def settings_in_child(**env: str) -> subprocess.CompletedProcess[str]:
+def settings_in_child(
+    code: str = "import sampleapp.web.settings", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a Python of its own whose whole environment is ``env`` (and PATH...)."""
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
     return subprocess.run(
-        [sys.executable, "-c", "import sampleapp.web.settings"],
+        [sys.executable, "-c", code],
         env={**keep, **env},
         cwd=ROOT,
         capture_output=True,
@@ -197,15 +200,7 @@ def production_settings(tmp_path: Path, **env: str) -> dict[str, object]:
         "import json, sampleapp.web.settings as s; "
         f"print(json.dumps({{n: getattr(s, n) for n in {HOST_SETTINGS!r}}}))"
     )
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**keep, **PRODUCTION, "SAMPLEAPP_DATA_DIR": str(tmp_path), **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = settings_in_child(code, **PRODUCTION, SAMPLEAPP_DATA_DIR=str(tmp_path), **env)
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout))
 
@@ -279,16 +274,8 @@ def test_production_mail_settings_come_from_email_url_or_email_host(
         + ", ".join(f"s.{f}" for f in [*fields.split(", "), "EMAIL_USE_SSL"])
         + "]))"
     )
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
     base = {"SAMPLEAPP_ENV": "production", "SAMPLEAPP_DATA_DIR": str(tmp_path)}
     secrets = {"SECRET_KEY": "k" * 50, "DATABASE_URL": "postgres://u:p@db/x", "SITE_URL": SITE}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**keep, **base, **secrets, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = settings_in_child(code, **{**base, **secrets, **env})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == expected

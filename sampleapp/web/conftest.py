@@ -13,13 +13,17 @@ import itertools
 import json
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connections
+from django.http import HttpResponse
 from django.test import Client
 
 from sampleapp.web.microposts.models import Micropost
@@ -125,3 +129,33 @@ def click(client: Client, page: Page, button: str, **fields: str) -> Page:
 def error_list(page: Page) -> list[str]:
     """The messages of a rejected form (Rails' ``#error_explanation``)."""
     return [li.text for li in page.select("#error_explanation li")]
+
+
+@contextmanager
+def each_in_a_thread(
+    requests: list[Callable[[], HttpResponse]],
+) -> Iterator[dict[int, HttpResponse | BaseException]]:
+    """Send each request from a thread of its own (so its own database connection); the dict
+    fills as they are answered. On the way out, wait for every thread and raise what a request
+    raised, in the test's thread."""
+    responses: dict[int, HttpResponse | BaseException] = {}
+
+    def send(i: int) -> None:
+        try:
+            responses[i] = requests[i]()
+        except BaseException as exc:
+            responses[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    try:
+        yield responses
+    finally:
+        for thread in threads:
+            thread.join(timeout=60)
+    for response in responses.values():
+        if isinstance(response, BaseException):
+            raise response

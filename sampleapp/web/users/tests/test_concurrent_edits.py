@@ -13,11 +13,10 @@ from functools import partial
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.http import HttpResponse
 from django.test import Client
 
-from sampleapp.web.conftest import SIGNUP, error_list
+from sampleapp.web.conftest import SIGNUP, each_in_a_thread, error_list
 from sampleapp.web.users.models import User, email_errors
 from tests.support.html import Page
 
@@ -36,25 +35,9 @@ def at_the_same_moment(monkeypatch, requests: list[Callable[[], Any]]) -> list[H
         return errors
 
     monkeypatch.setattr("sampleapp.web.users.forms.email_errors", check_then_wait)
-    responses: list[HttpResponse | BaseException] = [RuntimeError("no response")] * len(requests)
-
-    def send(i: int) -> None:
-        try:
-            responses[i] = requests[i]()
-        except BaseException as exc:  # re-raised below, in the test's thread
-            responses[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    for response in responses:
-        if isinstance(response, BaseException):
-            raise response
-    return responses  # type: ignore[return-value]
+    with each_in_a_thread(requests) as responses:
+        pass
+    return [responses[i] for i in range(len(requests))]  # type: ignore[misc]
 
 
 def test_two_sign_ups_with_one_email_at_the_same_moment_make_one_user(monkeypatch) -> None:

@@ -19,11 +19,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
-from django.db import connections
 from django.http import HttpResponse
 from django.test import Client
 
-from sampleapp.web.conftest import SIGNUP
+from sampleapp.web.conftest import SIGNUP, each_in_a_thread
 from sampleapp.web.users import password_checks, throttle
 from sampleapp.web.users.models import Attempt, User
 from tests.support.html import Page
@@ -72,33 +71,16 @@ def post_sign_in(email: str, password: str = WRONG):
 def in_parallel(requests: list[Callable[[], HttpResponse]], hasher: type[HeldHasher]):
     """Send each request from its own thread; once each is hashing, waiting for a slot or
     answered, let the hashes finish. The responses, in the order of ``requests``."""
-    responses: dict[int, HttpResponse | BaseException] = {}
     hasher.running = hasher.most = hasher.hashed = 0
     hasher.finish.clear()
-
-    def send(i: int) -> None:
+    with each_in_a_thread(requests) as responses:
         try:
-            responses[i] = requests[i]()
-        except BaseException as exc:  # re-raised below, in the test's thread
-            responses[i] = exc
+            deadline = time.monotonic() + 60  # only against a hang: no figure is asserted
+            while hasher.running + password_checks.gate.waiting + len(responses) < len(requests):
+                assert time.monotonic() < deadline, "the requests never all settled"
+                time.sleep(0.005)
         finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    try:
-        deadline = time.monotonic() + 60  # only against a hang: no figure is asserted
-        while hasher.running + password_checks.gate.waiting + len(responses) < len(requests):
-            assert time.monotonic() < deadline, "the requests never all settled"
-            time.sleep(0.005)
-    finally:
-        hasher.finish.set()
-        for thread in threads:
-            thread.join(timeout=60)
-    for response in responses.values():
-        if isinstance(response, BaseException):
-            raise response
+            hasher.finish.set()
     return [responses[i] for i in range(len(requests))]
 
 
