@@ -3,13 +3,13 @@
 ``apply`` pushes what was built here (the current build, or the host image given as ``--image``; a
 no-op when nothing changed) to the cluster's registry, which is where the nodes pull from, as real
 machines would; then it runs ``docker stack deploy`` of deploy/stack.yaml on those images pinned by
-digest, with the host's docker CLI on a manager's socket (a CLI older than 23.0 gets ``migrate`` as
-a one- shot service, not a replicated job). The driver then waits for each service in the order a
-person would check, up to a 200 through the edge: host mode on core-01's port 80, which the core-01
-container maps to 127.0.0.1:SAMPLEAPP_CLUSTER_PORT, and 443, mapped to SAMPLEAPP_CLUSTER_TLS_PORT,
-passing connections to the proxy, where TLS ends. A new app version changes only web's and
-migrate's image, so only they roll (web start-first); the edge, the proxy, the DNS and etcd keep
-running, and a new proxy rolls start-first behind the edge. A second ``deploy`` changes nothing.
+digest, with the host's docker CLI on a manager's socket. The driver then waits for each service
+in the order a person would check, up to a 200 through the edge: host mode on core-01's port 80,
+which the core-01 container maps to 127.0.0.1:SAMPLEAPP_CLUSTER_PORT, and 443, mapped to
+SAMPLEAPP_CLUSTER_TLS_PORT, passing connections to the proxy, where TLS ends. A new app version
+changes only web's and migrate's image, so only they roll (web start-first); the edge, the
+proxy, the DNS and etcd keep running, and a new proxy rolls start-first behind the edge. A second
+``deploy`` changes nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +17,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
-
-from sampleapp.errors import ConfigError, PreflightError, StackError
+from sampleapp.errors import PreflightError, StackError
 from sampleapp.ops import cluster, driver, engine, nodes, preflight, swarm, tls
 from sampleapp.ops.cluster_images import Pushed, push_images
 from sampleapp.ops.driver import Machine, Ran, Service
@@ -32,52 +29,13 @@ from sampleapp.progress import Progress
 
 STACK_FILE = DEPLOY / "stack.yaml"
 LOG_FILE = REPO / "var" / "sampleapp-cluster.log"
-JOBS_CLI = (23, 0)  # docker/cli#2907: `mode: replicated-job` in stack files
-# Where an older CLI (Debian bookworm's docker.io 20.10) gets the stack file with the jobs made
-# one-shot services; written by `deploy`, never edited.
-ONE_SHOT_STACK_FILE = REPO / "var" / "stack-one-shot.yaml"
 EDGE_CONF = DEPLOY / "nginx" / "edge.conf"
 
 
-def one_shot_stack(text: str) -> str:
-    """The stack file for a CLI older than 23.0, which rejects ``mode: replicated-job``.
-
-    Each job becomes a replicated service restarted only on failure (the pre-jobs idiom) and
-    labelled ``ONE_SHOT_LABEL``, so waiting and ``status`` read it as a job. The file also names
-    the schema version that those CLIs require. Every other line means the same.
-    """
-    doc = yaml.safe_load(text)
-    for service in doc["services"].values():
-        spec = service.get("deploy") or {}
-        if spec.get("mode") == "replicated-job":
-            spec["mode"] = "replicated"
-            spec["labels"] = {**(spec.get("labels") or {}), swarm.ONE_SHOT_LABEL: "true"}
-            if (spec.get("restart_policy") or {}).get("condition") != "on-failure":
-                raise ConfigError(
-                    "A replicated-job in deploy/stack.yaml needs `restart_policy: condition: "
-                    "on-failure` to run once on a docker CLI older than 23.0"
-                )
-    return yaml.safe_dump({"version": "3.9", **doc}, sort_keys=False)
-
-
-def stack_file(cli: tuple[int, int], progress: Progress) -> Path:
-    """deploy/stack.yaml, or its one-shot form for an older CLI (said in the progress)."""
-    if cli >= JOBS_CLI:
-        return STACK_FILE
-    progress.info(
-        f"docker CLI {cli[0]}.{cli[1]} cannot deploy replicated jobs (23.0 can): migrate runs "
-        f"as a one-shot service instead ({ONE_SHOT_STACK_FILE.relative_to(REPO)})"
-    )
-    ONE_SHOT_STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
-    ONE_SHOT_STACK_FILE.write_text(one_shot_stack(STACK_FILE.read_text()))
-    return ONE_SHOT_STACK_FILE
-
-
-def replace_finished_jobs(c: Cluster, via: int, one_shot: bool, progress: Progress) -> None:
-    """A one-shot service runs again only when made anew, and Swarm cannot turn a job into a
-    service or back: so remove ``migrate`` first in those cases (a job re-runs on deploy)."""
-    found = swarm.services(c, via).get("migrate")
-    if found is not None and (one_shot or found.mode != "job"):
+def replace_finished_migrate(c: Cluster, via: int, progress: Progress) -> None:
+    """migrate is a one-shot service (deploy/stack.yaml), which runs again only when made anew:
+    so the previous one is removed before each deploy."""
+    if "migrate" in swarm.services(c, via):
         swarm.remove_service(c, via, "migrate")
         progress.info("the previous migrate removed, to run again")
 
@@ -152,10 +110,9 @@ class SwarmStack:
             tls.deployment_values(self.settings, self.url, progress)
         )
         progress.step(f"Deploying {STACK_FILE.relative_to(REPO)} as stack {swarm.STACK}")
-        chosen = stack_file(cluster.check_cli(), progress)
-        replace_finished_jobs(self.cluster, via, chosen != STACK_FILE, progress)
+        replace_finished_migrate(self.cluster, via, progress)
         self.since = time.time()
-        progress.log(swarm.deploy(self.cluster, via, str(chosen), values.env))
+        progress.log(swarm.deploy(self.cluster, via, str(STACK_FILE), values.env))
 
     def servers_wanted(self) -> int:
         """web is global: one server on each machine that is ready."""

@@ -80,7 +80,7 @@ def deployment_report(settings: Settings, name: str) -> Report:
         problems.append(f"the services could not be listed: {exc}")
     for s in services.values():
         if s.failed or not s.converged:
-            verb = "finished" if "job" in s.mode else "ready"
+            verb = "finished" if s.mode == "job" else "ready"
             problems.append(f"{s.name} {s.failed or f'{s.ready} of {s.wanted} {verb}'}")
     found, where, why = driver.discovered(t)
     if found is None:

@@ -118,7 +118,7 @@ def ensure_labels(cluster: Cluster, via: int) -> list[str]:
     return done
 
 
-# Set on a service that stands in for a replicated job: run once, restarted only on failure.
+# Set on a one-shot service (migrate): it runs once, restarted only on failure.
 ONE_SHOT_LABEL = "org.sampleapp.one-shot"
 UPDATING = {"updating", "rollback_started"}
 STUCK = {"paused", "rollback_paused", "rollback_completed"}
@@ -148,8 +148,8 @@ def services(cluster: Cluster, via: int, since: float | None = None) -> dict[str
     """The stack's services as the driver reads them, with the current task of each slot.
 
     Counted as swarmkit counts for ``docker service ls``: a replicated service wants its
-    replicas, a global one each task meant to run, a job (or a one-shot service standing in for
-    one, ``ONE_SHOT_LABEL``) its completions. It has converged when every wanted task runs the
+    replicas, a global one each task meant to run, a one-shot service (``ONE_SHOT_LABEL``) its
+    completions. It has converged when every wanted task runs the
     image its spec names now (pinned by digest: right after ``stack deploy`` a rolling update may
     not have begun, and the old tasks would look converged) and no update is under way.
     ``since`` (a time.time()) is when the deploy being waited for began (``update_state``).
@@ -171,10 +171,8 @@ def services(cluster: Cluster, via: int, since: float | None = None) -> dict[str
         held = slots.get(name, [])
         running = [t for t in held if t.state == "running" and t.desired.lower() == "running"]
         update = update_state(item.get("UpdateStatus"), since)
-        if "ReplicatedJob" in mode or (spec.get("Labels") or {}).get(ONE_SHOT_LABEL) == "true":
-            kind = "job" if "ReplicatedJob" in mode else "one-shot job"
-            counts = mode.get("ReplicatedJob") or mode["Replicated"]
-            wanted = int(counts.get("TotalCompletions") or counts.get("Replicas") or 1)
+        if (spec.get("Labels") or {}).get(ONE_SHOT_LABEL) == "true":
+            kind, wanted = "job", int(mode["Replicated"].get("Replicas") or 1)
             ready = sum(t.state == "complete" for t in held)
             converged = ready >= wanted
         else:
