@@ -113,8 +113,7 @@ def _digest(root: Path, paths: Iterable[str], extra: Iterable[str] = ()) -> str:
 def _pyproject_packaging(root: Path) -> str:
     """pyproject.toml's tables that change the installed package (not the linters' and tests'
     config, nor the dev extras), as canonical JSON."""
-    path = root / "pyproject.toml"
-    data = tomllib.loads(path.read_text()) if path.exists() else {}
+    data = tomllib.loads((root / "pyproject.toml").read_text())
     project = {k: v for k, v in data.get("project", {}).items() if k != "optional-dependencies"}
     tables = {"build-system": data.get("build-system", {}), "project": project}
     tables["tool.setuptools"] = data.get("tool", {}).get("setuptools", {})
