@@ -58,8 +58,8 @@ CLUSTER_BASES = (
     Base("SAMPLEAPP_REGISTRY_IMAGE", "registry:2.8", "sampleapp-local/registry:2.8"),
 )
 EDGE_BASE = Base("SAMPLEAPP_NGINX_IMAGE", "nginx:1.27-bookworm", "sampleapp-local/nginx:1.22")
-# What debian:bookworm-slim leaves out: package caches and these under /usr/share.
-SLIM_SHARE = ("doc", "man", "locale", "info")
+# What debian:bookworm-slim leaves out: package caches and these.
+SLIM_SHARE = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info")
 
 
 def build_debian_rootfs(progress: Progress, tag: str = DEBIAN_LOCAL) -> None:
@@ -86,14 +86,13 @@ def build_debian_rootfs(progress: Progress, tag: str = DEBIAN_LOCAL) -> None:
             said = printed(result.stdout, result.stderr)
             fix = f"check that {DEBIAN_MIRROR} is reachable; the whole log: {progress.log_path}"
             raise failure("debootstrap", result.returncode, said, fix)
-        share = [f"usr/share/{name}" for name in SLIM_SHARE]
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", *share):
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", *SLIM_SHARE):
             for child in (root / junk).glob("*"):
                 if child.is_dir() and not child.is_symlink():
                     shutil.rmtree(child)
                 elif child.name != "lock":
                     child.unlink()
-        excluded = "".join(f"path-exclude /{path}/*\n" for path in share)
+        excluded = "".join(f"path-exclude /{path}/*\n" for path in SLIM_SHARE)
         (root / "etc/dpkg/dpkg.cfg.d/docker-slim").write_text(excluded)
         (root / "etc/apt/apt.conf.d/docker-slim").write_text(
             'APT::Install-Recommends "false";\nAcquire::Languages "none";\n'

@@ -63,17 +63,6 @@ def ignore_rules(root: Path) -> list[IgnoreRule]:
     return rules
 
 
-def _ignored(path: str, rules: list[IgnoreRule]) -> bool:
-    """Docker's rule: the last pattern matching the path or one of its parents decides."""
-    parts = path.split("/")
-    candidates = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
-    ignored = False
-    for rule in rules:
-        if any(rule.regex.match(candidate) for candidate in candidates):
-            ignored = not rule.include
-    return ignored
-
-
 def context_files(root: Path = REPO) -> list[str]:
     """The build context's files, relative and sorted: what ``docker build root`` sends.
 
@@ -82,22 +71,28 @@ def context_files(root: Path = REPO) -> list[str]:
     """
     rules = ignore_rules(root)
     includes = [rule.literal for rule in rules if rule.include]
+
+    def sent(path: str) -> bool:
+        """Docker's rule: the last pattern matching the path or one of its parents decides."""
+        parts = path.split("/")
+        ancestry = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+        matching = (
+            rule.include for rule in reversed(rules) if any(map(rule.regex.match, ancestry))
+        )
+        return next(matching, True)
+
+    def reachable(directory: str) -> bool:
+        inside = f"{directory}/"
+        return any(
+            not p or f"{p}/".startswith(inside) or inside.startswith(f"{p}/") for p in includes
+        )
+
     found = {name for name in ("Dockerfile", ".dockerignore") if (root / name).exists()}
     for directory, dirs, files in os.walk(root):
         here = Path(directory).relative_to(root).as_posix()
         prefix = "" if here == "." else here + "/"
-        dirs[:] = [
-            name
-            for name in sorted(dirs)
-            if not _ignored(prefix + name, rules)
-            or any(
-                not literal
-                or f"{literal}/".startswith(f"{prefix}{name}/")
-                or f"{prefix}{name}/".startswith(f"{literal}/")
-                for literal in includes
-            )
-        ]
-        found.update(prefix + name for name in files if not _ignored(prefix + name, rules))
+        dirs[:] = [name for name in dirs if sent(prefix + name) or reachable(prefix + name)]
+        found.update(prefix + name for name in files if sent(prefix + name))
     return sorted(found)
 
 
@@ -118,8 +113,7 @@ def _digest(root: Path, paths: Iterable[str], extra: Iterable[str] = ()) -> str:
 def _pyproject_packaging(root: Path) -> str:
     """pyproject.toml's tables that change the installed package (not the linters' and tests'
     config, nor the dev extras), as canonical JSON."""
-    path = root / "pyproject.toml"
-    data = tomllib.loads(path.read_text()) if path.exists() else {}
+    data = tomllib.loads((root / "pyproject.toml").read_text())
     project = {k: v for k, v in data.get("project", {}).items() if k != "optional-dependencies"}
     tables = {"build-system": data.get("build-system", {}), "project": project}
     tables["tool.setuptools"] = data.get("tool", {}).get("setuptools", {})

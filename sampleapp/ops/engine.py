@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -63,8 +62,7 @@ def mapped_errors(what: str, fix: str) -> Iterator[None]:
 
 
 def environment_without(*prefixes: str) -> dict[str, str]:
-    """This process's environment for a child, without the variables starting with
-    ``prefixes`` (the child must not see them)."""
+    """This process's environment for a child, without the variables starting with ``prefixes``."""
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
 
 
@@ -132,8 +130,7 @@ def stream(
         ) as process,
     ):
         for line in process.stdout or ():
-            sys.stdout.write(line)
-            sys.stdout.flush()
+            print(line, end="", flush=True)
             last.append(line)
     if process.returncode != 0:
         raise failure(what, process.returncode, "".join(last), fix)
@@ -149,7 +146,6 @@ def docker(
     what: str | None = None,
 ) -> str:
     """``docker <args>``, returning stdout."""
-    what = what or f"docker {' '.join(args[:2])}"
     return run(
         ["docker", *args], what=what, fix=fix, timeout=timeout, check=check, input=input, env=env
     ).stdout
@@ -245,7 +241,7 @@ def image_exists(ref: str) -> bool:
 def image_id(ref: str) -> str | None:
     """The image's full ID (``sha256:...``), or None when the engine has no such image."""
     out = probe(["docker", "image", "inspect", "--format", "{{.Id}}", ref], NO_SUCH_IMAGE)
-    return None if out is None else out.strip() or None
+    return (out or "").strip() or None
 
 
 def image_labels(ref: str) -> dict[str, str]:

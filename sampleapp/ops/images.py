@@ -59,8 +59,9 @@ def git_revision(root: Path = REPO) -> str:
     return "unknown" if out is None else out.strip()
 
 
-def infra_tag(infra_hash: str) -> str:
-    return f"{INFRA_REPOSITORY}:{infra_hash[:12]}"
+def _infra_tag(ref: str) -> str | None:
+    infra = image_labels(ref).get(INFRA_LABEL)
+    return f"{INFRA_REPOSITORY}:{infra[:12]}" if infra else None
 
 
 def infra_image(ref: str = APP_IMAGE) -> str:
@@ -68,13 +69,13 @@ def infra_image(ref: str = APP_IMAGE) -> str:
 
     Read from the image, not the tree: an image built before the tree changed keeps its tag.
     """
-    infra = image_labels(ref).get(INFRA_LABEL)
-    if not infra:
+    tag = _infra_tag(ref)
+    if tag is None:
         raise StackError(
             f"{ref} has no {INFRA_LABEL} label (it was not built by this version of "
             "sampleapp): run `sampleapp image build`"
         )
-    return infra_tag(infra)
+    return tag
 
 
 def ensure_infra_image(ref: str = APP_IMAGE, progress: Progress | None = None) -> str:
@@ -83,10 +84,9 @@ def ensure_infra_image(ref: str = APP_IMAGE, progress: Progress | None = None) -
     Its infra tag, made from ``ref`` when no image has that tag yet; ``ref`` itself when it has
     no infra label (an image made elsewhere: every role runs it, as before).
     """
-    infra = image_labels(ref).get(INFRA_LABEL)
-    if not infra:
+    tag = _infra_tag(ref)
+    if tag is None:
         return ref
-    tag = infra_tag(infra)
     if image_id(tag) is None:
         docker("tag", ref, tag)
         if progress is not None:
@@ -140,19 +140,16 @@ def prune_infra_tags(repository: str = INFRA_REPOSITORY, grace: dt.timedelta = I
     Young is less than ``grace`` old: it may belong to a stack that another build is starting.
     Returns how many went.
     """
-    current = image_labels(APP_IMAGE).get(INFRA_LABEL)
-    keep = {infra_tag(current)} if current else set()
-    used = images_in_use()
-    listing = docker(
-        "image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.CreatedAt}}", repository
-    )
+    # A container names its image: Compose resolves that name again on the next `up`.
+    keep = {_infra_tag(APP_IMAGE), *images_in_use()}
+    fields = "{{.Repository}}:{{.Tag}} {{.CreatedAt}}"
+    listing = docker("image", "ls", "--format", fields, repository)
     now = dt.datetime.now(dt.UTC)
     removed = 0
     for line in listing.splitlines():
         ref, created = line.split(" ", 1)
         age = now - dt.datetime.strptime(created[:25], "%Y-%m-%d %H:%M:%S %z")
-        # A container names its image: Compose resolves that name again on the next `up`.
-        if ref not in keep and ref not in used and age >= grace:
+        if ref not in keep and age >= grace:
             # Docker refuses ("conflict") when a container created meanwhile runs its last tag.
             removed += bool(probe(["docker", "rmi", ref], ("conflict: unable to", "No such")))
     return removed
@@ -165,10 +162,8 @@ def prune_superseded_images() -> int:
     tags (:func:`prune_infra_tags`). An infra tag a container runs is kept, whatever its age.
     """
     removed = prune_infra_tags()
-    filters = [
-        f"--filter=label=org.opencontainers.image.title={title}"
-        for title in (APP_REPOSITORY, BUILD_STAGE_IMAGE.partition(":")[0])
-    ]
+    titles = (APP_REPOSITORY, BUILD_STAGE_IMAGE.partition(":")[0])
+    filters = [f"--filter=label=org.opencontainers.image.title={title}" for title in titles]
 
     def dangling() -> set[str]:
         query = ("images", "-q", "--filter=dangling=true")

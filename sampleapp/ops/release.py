@@ -31,13 +31,11 @@ from sampleapp.ops.settings import REPO
 from sampleapp.progress import Progress
 
 BUILD_COUNTER = REPO / "var" / "build-number"
-MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-    ]
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.oci.image.index.v1+json"
 )
 
 
@@ -51,28 +49,15 @@ class Release:
         return [f"{self.repository}:{tag}" for tag in self.tags]
 
 
-def last_build_number(counter: Path = BUILD_COUNTER) -> int:
-    return int(counter.read_text().strip() or 0) if counter.exists() else 0
-
-
 def next_build_number(counter: Path = BUILD_COUNTER) -> int:
     """The local stand-in for CI's build number: one more than the last release from here."""
-    return last_build_number(counter) + 1
+    return (int(counter.read_text().strip() or 0) if counter.exists() else 0) + 1
 
 
 def record_build_number(number: int, counter: Path = BUILD_COUNTER) -> None:
     """Called once a release is pushed and verified: the next one gets a higher number."""
     counter.parent.mkdir(parents=True, exist_ok=True)
-    counter.write_text(f"{max(number, last_build_number(counter))}\n")
-
-
-def tags_for(revision: str, build_number: int) -> tuple[str, ...]:
-    if not re.fullmatch(r"[0-9a-f]{40}", revision):
-        raise PreflightError(
-            f"Expected a git commit to tag the image with, found {revision!r}: "
-            "run the release from a git checkout with at least one commit"
-        )
-    return (revision[:8], f"build-{build_number}", "latest")
+    counter.write_text(f"{max(number, next_build_number(counter) - 1)}\n")
 
 
 @dataclass(frozen=True)
@@ -103,28 +88,27 @@ def registry_hint() -> str:
 
 
 def registry_preflight(registry: str) -> None:
+    url = f"http://{registry}/v2/"
     try:
-        response = httpx.get(f"http://{registry}/v2/", timeout=5)
+        status = httpx.get(url, timeout=5).status_code
     except httpx.HTTPError as exc:
-        raise PreflightError(
-            f"No registry answers at http://{registry}/v2/ ({exc}): {registry_hint()}"
-        ) from exc
-    if response.status_code == 401:
+        raise PreflightError(f"No registry answers at {url} ({exc}): {registry_hint()}") from exc
+    if status == 401:
         raise PreflightError(
             f"The registry at {registry} demands a login (HTTP 401 on /v2/), but the release "
             f"reads the pushed digests back without one: {registry_hint()}"
         )
-    if response.status_code != 200:
+    if status != 200:
         raise PreflightError(
             f"Expected a Docker registry at {registry} (HTTP 200 on /v2/) "
-            f"but found HTTP {response.status_code}: check --registry"
+            f"but found HTTP {status}: check --registry"
         )
 
 
 def require_test_tools(tests: FastTests) -> None:
     """The release runs pytest; `make venv` and `make run` install the app without it."""
     args = [tests.python, "-c", "import pytest, pytest_django"]
-    probe = subprocess.run(args, cwd=REPO, capture_output=True, text=True, check=False)
+    probe = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
     if probe.returncode != 0:
         found = engine.tail(probe.stderr, 1) or f"exit status {probe.returncode}"
         raise PreflightError(
@@ -158,13 +142,13 @@ def remote_digest(registry: str, name: str, tag: str, missing: str | None = None
     """The tag's manifest digest in the registry; ``missing`` (when given) if it has no such tag."""
     url = f"http://{registry}/v2/{name}/manifests/{tag}"
     response = httpx.head(url, headers={"Accept": MANIFEST_TYPES}, timeout=10)
-    if response.status_code != 200 and missing is not None:
+    if response.status_code == 200:
+        return response.headers["Docker-Content-Digest"]
+    if missing is not None:
         return missing
-    if response.status_code != 200:
-        raise StackError(
-            f"{registry}/{name}:{tag} is not in the registry (HTTP {response.status_code})"
-        )
-    return response.headers["Docker-Content-Digest"]
+    raise StackError(
+        f"{registry}/{name}:{tag} is not in the registry (HTTP {response.status_code})"
+    )
 
 
 def push(ref: str) -> str:
@@ -193,7 +177,12 @@ def release(
     registry_preflight(registry)
     revision = images.git_revision()
     number = build_number or next_build_number(counter)
-    tags = tags_for(revision, number)
+    if not re.fullmatch(r"[0-9a-f]{40}", revision):
+        raise PreflightError(
+            f"Expected a git commit to tag the image with, found {revision!r}: "
+            "run the release from a git checkout with at least one commit"
+        )
+    tags = (revision[:8], f"build-{number}", "latest")
     if run_tests:
         run_fast_tests(progress, tests)
     repository = f"{registry}/{images.APP_REPOSITORY}"
@@ -204,8 +193,7 @@ def release(
         progress.step(f"Pushing {ref}")
         digests[ref] = push(ref)
     progress.step("Checking each tag's digest in the registry")
-    for ref, pushed in digests.items():
-        tag = ref.rpartition(":")[2]
+    for tag, (ref, pushed) in zip(tags, digests.items(), strict=True):
         landed = remote_digest(registry, images.APP_REPOSITORY, tag)
         if landed != pushed:
             raise StackError(f"{ref}: pushed {pushed} but the registry has {landed}: push again")
