@@ -216,7 +216,10 @@ def ensure_engine(timeout: float = 60) -> tuple[int, int]:
             )
         # `setsid --fork` detaches the daemon: it outlives this process, is not our child to
         # reap, and the log file is only held open by the daemon itself.
-        with DOCKERD_LOG.open("ab") as log:
+        with (
+            DOCKERD_LOG.open("ab") as log,
+            mapped_errors("setsid --fork dockerd", f"see {DOCKERD_LOG}"),
+        ):
             detach = ["setsid", "--fork", "dockerd"]
             subprocess.run(detach, stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=True)
         version = poll(
