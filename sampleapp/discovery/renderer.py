@@ -29,7 +29,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -41,6 +40,7 @@ from sampleapp.discovery import config, keys
 from sampleapp.discovery.etcd import EtcdClient
 from sampleapp.discovery.keys import Server
 from sampleapp.discovery.nginx import CONTROL_SOCKET, Nginx
+from sampleapp.discovery.registrar import connect_error
 from sampleapp.discovery.watch import PrefixMirror
 from sampleapp.errors import ConfigError, DiscoveryError
 
@@ -154,12 +154,9 @@ class Renderer:
         """Render ``content``; install and reload if it differs and nginx accepts it."""
         servers, refused = servers_from(self.settings.prefix, content)
         self._note_refusals(refused)
-        if self._hold(servers):
-            self.write_status()
-            return False
         generation = self.status.generation
         try:
-            if render(self.settings, servers, generation) == self._installed:
+            if self._hold(servers) or render(self.settings, servers, generation) == self._installed:
                 self.write_status()
                 return False
             text = render(self.settings, servers, generation + 1)
@@ -167,8 +164,7 @@ class Renderer:
             return self._reject(f"template {self.settings.template} failed: {exc}")
         candidate = self.nginx.conf.with_name("nginx.conf.new")
         candidate.write_text(text)
-        problem = self.nginx.check(candidate)
-        if problem:
+        if problem := self.nginx.check(candidate):
             candidate.unlink(missing_ok=True)
             return self._reject(f"nginx -t rejected the rendered config: {problem}")
         os.replace(candidate, self.nginx.conf)
@@ -249,10 +245,7 @@ class Renderer:
         for server in self._applied:
             name = f"{server.instance}={server.address}"
             host, _, port = server.address.rpartition(":")
-            try:
-                socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
-            except OSError as exc:
-                error = str(exc) or type(exc).__name__
+            if error := connect_error(host.strip("[]"), int(port), timeout=1.0):
                 since = before[name].since if name in before else time.time()
                 if name not in before:
                     log.warning("cannot connect to %s: %s", name, error)
