@@ -82,8 +82,7 @@ class ZoneResolver:
         return reply
 
     def lookup(self, name: str) -> list[Owned]:
-        """Records of ``name`` itself and of every name below it."""
-        name = name.lower()
+        """Records of ``name`` (lower-case) itself and of every name below it."""
         if name == self.zone:
             return []
         return [
@@ -100,18 +99,16 @@ class ZoneResolver:
             if qtype in {"SOA", "ANY"}:
                 reply.add_answer(self._soa())
             if qtype in {"NS", "ANY"}:
-                reply.add_answer(
-                    RR(qname, QTYPE.NS, rdata=NS(f"ns.dns.{self.zone}"), ttl=self._ttl(None))
-                )
+                ns = NS(f"ns.dns.{self.zone}")
+                reply.add_answer(RR(qname, QTYPE.NS, rdata=ns, ttl=self.settings.ttl))
             return True
         found = self.lookup(name)
         if not found:
             return False
         if len(found) == 1 and found[0][1].ip is None and qtype != "SRV":
-            target = keys.fqdn(found[0][1].host)
-            reply.add_answer(
-                RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=self._ttl(found[0][1]))
-            )
+            record = found[0][1]
+            target = keys.fqdn(record.host)
+            reply.add_answer(RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=self._ttl(record)))
             in_zone = target == self.zone or target.endswith("." + self.zone)
             if qtype != "CNAME" and in_zone and depth < _MAX_CHAIN:
                 self._answer(reply, DNSLabel(target), qtype, depth + 1)
@@ -158,8 +155,8 @@ class ZoneResolver:
         soa = SOA(f"ns.dns.{self.zone}", f"hostmaster.{self.zone}", times)
         return RR(self.zone, QTYPE.SOA, rdata=soa, ttl=ttl)
 
-    def _ttl(self, record: keys.DnsRecord | None) -> int:
-        return self.settings.ttl if record is None or record.ttl is None else record.ttl
+    def _ttl(self, record: keys.DnsRecord) -> int:
+        return self.settings.ttl if record.ttl is None else record.ttl
 
 
 def _reply(request: DNSRecord, *, aa: bool) -> DNSRecord:
@@ -173,49 +170,35 @@ class _Handler(DNSHandler):  # type: ignore[misc]
     udplen = 512  # classic DNS over UDP: longer answers are truncated and retried over TCP
 
 
-class DnsService:
-    """The zone resolver behind one UDP and one TCP listener, fed by a watch on etcd."""
-
-    def __init__(self, settings: config.DnsSettings) -> None:
-        self.settings = settings
-        self.resolver = ZoneResolver(settings)
-        self.stop = threading.Event()
-        self._servers: list[Any] = []
-
-    def start(self) -> None:
-        s = self.settings
-        client = EtcdClient(s.etcd.endpoints, timeout=s.etcd.timeout)
-        zone_path = keys.dns_key(s.skydns_prefix, self.resolver.zone) + "/"
-        PrefixMirror(client, zone_path, self.resolver.on_change).start(self.stop)
-        logger = DNSLogger(log="error", prefix=False, logf=log.warning)
-        try:
-            for tcp in (False, True):
-                server = DNSServer(self.resolver, s.host, s.port, tcp, logger, _Handler)
-                server.start_thread()
-                self._servers.append(server)
-        except OSError as exc:
-            self.close()
-            raise DiscoveryError(
-                f"cannot listen on {s.host}:{s.port} for DNS ({exc.strerror}): free the port or "
-                "set DNS_LISTEN (port 53 needs root or CAP_NET_BIND_SERVICE)"
-            ) from exc
-        log.info("DNS for %s on %s:%d (UDP and TCP)", self.resolver.zone, s.host, s.port)
-
-    def close(self) -> None:
-        self.stop.set()
-        for server in self._servers:
+def main(overrides: Mapping[str, str | None] | None = None) -> None:
+    """``sampleapp dns``: the zone resolver behind one UDP and one TCP listener, fed by a watch on
+    etcd, until SIGTERM."""
+    env = config.environ(overrides)
+    s = config.dns_settings(env)
+    resolver = ZoneResolver(s)
+    config.configure_logging(env)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    client = EtcdClient(s.etcd.endpoints, timeout=s.etcd.timeout)
+    zone_path = keys.dns_key(s.skydns_prefix, resolver.zone) + "/"
+    PrefixMirror(client, zone_path, resolver.on_change).start(stop)
+    logger = DNSLogger(log="error", prefix=False, logf=log.warning)
+    servers: list[Any] = []
+    try:
+        for tcp in (False, True):
+            server = DNSServer(resolver, s.host, s.port, tcp, logger, _Handler)
+            server.start_thread()
+            servers.append(server)
+        log.info("DNS for %s on %s:%d (UDP and TCP)", resolver.zone, s.host, s.port)
+        stop.wait()
+    except OSError as exc:
+        raise DiscoveryError(
+            f"cannot listen on {s.host}:{s.port} for DNS ({exc.strerror}): free the port or "
+            "set DNS_LISTEN (port 53 needs root or CAP_NET_BIND_SERVICE)"
+        ) from exc
+    finally:
+        stop.set()
+        for server in servers:
             server.stop()
             server.server.server_close()
-        self._servers.clear()
-
-
-def main(overrides: Mapping[str, str | None] | None = None) -> None:
-    """``sampleapp dns``: serve the zone until SIGTERM."""
-    env = config.environ(overrides)
-    service = DnsService(config.dns_settings(env))
-    config.configure_logging(env)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: service.stop.set())
-    service.start()
-    service.stop.wait()
-    service.close()
