@@ -116,7 +116,6 @@ class Renderer:
         self._installed = ""
         self._applied: list[Server] = []  # the pool in the installed config
         self._hold_until: float | None = None  # monotonic end of the hold-down, while holding
-        self._logged: set[tuple[str, str]] = set()  # refusals already logged
         self._latest: Mapping[str, str] = {}  # the mirror's latest content, replaced whole
         self._changed = threading.Event()
         self._next_probe = 0.0  # monotonic
@@ -219,8 +218,7 @@ class Renderer:
     def _loop(self, stop: threading.Event) -> None:
         debounce = self.settings.debounce
         while not stop.is_set():
-            code = self.nginx.exit_code()
-            if code is not None:
+            if (code := self.nginx.exit_code()) is not None:
                 raise DiscoveryError(
                     f"nginx exited unexpectedly with status {code}: see its log above"
                 )
@@ -287,9 +285,8 @@ class Renderer:
     def _note_refusals(self, refused: list[Refusal]) -> None:
         """Log each refused key/value once (not on every render); list them in the status."""
         for refusal in refused:
-            if (refusal.key, refusal.value) not in self._logged:
+            if refusal not in self.status.refused:
                 log.warning("%s", refusal.reason)
-        self._logged = {(r.key, r.value) for r in refused}
         self.status.refused = refused
 
     def _reject(self, reason: str) -> bool:
