@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -40,7 +39,7 @@ PID_FILE = "nginx.pid"  # where the template tells nginx to write its master's P
 LEFTOVER_WAIT = 45.0
 
 
-@contextmanager
+@contextlib.contextmanager
 def map_nginx_errors(binary: str) -> Iterator[None]:
     """Translate failures to run nginx into DiscoveryError."""
     try:

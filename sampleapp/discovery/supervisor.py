@@ -43,9 +43,9 @@ class WebOptions:
     workers: int = 2
 
 
-def web(options: WebOptions, overrides: Mapping[str, str | None] | None = None) -> int:
+def web(options: WebOptions) -> int:
     """``sampleapp web``: gunicorn registered while ready; without ETCD_ENDPOINTS, gunicorn only."""
-    env = config.environ(overrides)
+    env = config.environ()
     if not config.etcd_configured(env):
         from sampleapp import serve
 
@@ -108,15 +108,11 @@ def serve_command(options: WebOptions) -> list[str]:
 
 
 def hold(
-    registration: Registration,
-    child: subprocess.Popen[bytes] | None = None,
-    drain: float = 0.0,
+    registration: Registration, child: subprocess.Popen[bytes] | None = None, drain: float = 0.0
 ) -> int:
-    """Run ``registration`` until SIGTERM or SIGINT (or the child's death), then withdraw it.
-
-    With a child: after a signal, drain (on SIGTERM, if a registration was withdrawn), pass the
-    signal on and return the child's exit status; after the child's death, return non-zero.
-    The caller has blocked ``WATCHED`` before starting any thread."""
+    """Run ``registration`` until SIGTERM or SIGINT (or the child's death), then withdraw it; with
+    a child, drain (on SIGTERM, after a withdrawal) and stop it as the module docstring says. The
+    caller has blocked ``WATCHED`` before starting any thread."""
     threading.Thread(target=registration.run, name="registrar", daemon=True).start()
     signum = _wait(child)
     withdrew = registration.withdraw()  # from here on the loop touches etcd no more
