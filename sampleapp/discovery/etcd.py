@@ -126,7 +126,7 @@ def _decode_response(endpoint: str, response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-class EtcdClient:
+class EtcdClient(contextlib.AbstractContextManager["EtcdClient"]):
     """Blocking client for the few etcd v3 calls discovery needs; safe to share across threads."""
 
     def __init__(self, endpoints: Sequence[str], *, timeout: float = 2.0) -> None:
@@ -139,9 +139,6 @@ class EtcdClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> EtcdClient:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
