@@ -33,7 +33,6 @@ from sampleapp.errors import DiscoveryError, SampleappError
 
 log = logging.getLogger(__name__)
 
-Owned = tuple[str, keys.DnsRecord]  # (owner name, record)
 _MAX_CHAIN = 8
 
 
@@ -65,10 +64,9 @@ class ZoneResolver:
         qtype = QTYPE[request.q.qtype]
         if qname != self.zone and not qname.endswith("." + self.zone):
             return self._outside(request, handler)
-        reply = _reply(request, aa=True)
         if not self.synced.is_set():
-            reply.header.rcode = RCODE.SERVFAIL
-            return reply
+            return _reply(request, aa=True, rcode=RCODE.SERVFAIL)
+        reply = _reply(request, aa=True)
         try:
             known = self._answer(reply, request.q.qname, qtype, 0)
         except Exception:  # a bad record must cost one answer, never the server thread
@@ -81,8 +79,8 @@ class ZoneResolver:
             reply.add_auth(self._soa())
         return reply
 
-    def lookup(self, name: str) -> list[Owned]:
-        """Records of ``name`` (lower-case) itself and of every name below it."""
+    def lookup(self, name: str) -> list[tuple[str, keys.DnsRecord]]:
+        """(owner, record) of ``name`` (lower-case) itself and of every name below it."""
         if name == self.zone:
             return []
         return [
@@ -145,9 +143,8 @@ class ZoneResolver:
                 return forwarded
             except OSError as exc:
                 log.warning("forwarding %s to %s:%d failed: %s", request.q.qname, host, port, exc)
-        reply = _reply(request, aa=False)
-        reply.header.rcode = RCODE.SERVFAIL if self.settings.forward else RCODE.REFUSED
-        return reply
+        rcode = RCODE.SERVFAIL if self.settings.forward else RCODE.REFUSED
+        return _reply(request, aa=False, rcode=rcode)
 
     def _soa(self) -> RR:
         ttl = self.settings.ttl
@@ -159,10 +156,10 @@ class ZoneResolver:
         return self.settings.ttl if record.ttl is None else record.ttl
 
 
-def _reply(request: DNSRecord, *, aa: bool) -> DNSRecord:
+def _reply(request: DNSRecord, *, aa: bool, rcode: int = RCODE.NOERROR) -> DNSRecord:
     """An empty reply to ``request`` whose header claims only what this server does."""
-    h = request.header  # ad, tc, z and rcode stay 0
-    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, aa=int(aa), rd=h.rd, ra=0, cd=h.cd)
+    h = request.header  # ad, tc and z stay 0
+    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, aa=aa, rd=h.rd, ra=0, cd=h.cd, rcode=rcode)
     return DNSRecord(header, q=request.q)
 
 
