@@ -124,10 +124,6 @@ class Renderer:
         self._latest = content
         self._changed.set()
 
-    def rerender(self) -> None:
-        """Render again without an etcd change (after editing the template: SIGHUP)."""
-        self._changed.set()
-
     def prepare(self) -> None:
         """Create the runtime directory nginx works in (config, pid, temp files, 503 page)."""
         run = self.settings.runtime_dir
@@ -305,5 +301,5 @@ def main(overrides: Mapping[str, str | None] | None = None) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: renderer.rerender())
+    signal.signal(signal.SIGHUP, lambda *_: renderer._changed.set())  # a template fix
     renderer.run(stop)
