@@ -47,8 +47,7 @@ class RegistrarSettings:
 
 @dataclass(frozen=True)
 class TlsSettings:
-    """HTTPS on ``listen`` with this certificate; plain HTTP answers with a redirect to
-    ``redirect`` (the site's https:// origin) and the path asked for."""
+    """HTTPS on ``listen``; plain HTTP redirects to ``redirect`` and the path asked for."""
 
     listen: str
     cert: Path

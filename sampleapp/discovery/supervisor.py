@@ -130,10 +130,8 @@ def hold(
         log.info("SIGTERM: draining %.1f s before stopping gunicorn (a second one ends it)", drain)
         signal.sigtimedwait(STOP, drain)
     child.send_signal(signum)
-    while child.poll() is None:
-        if (info := signal.sigwaitinfo(WATCHED)).si_signo in STOP:
-            child.send_signal(info.si_signo)  # a second Ctrl-C reaches gunicorn too
-        _reap_orphans(child)
+    while (signum := _wait(child)) is not None:
+        child.send_signal(signum)  # a second Ctrl-C reaches gunicorn too
     return _status(child.returncode)
 
 
