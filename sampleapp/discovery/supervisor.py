@@ -136,13 +136,12 @@ def hold(
 
 
 def _wait(child: subprocess.Popen[bytes] | None) -> int | None:
-    """The first SIGTERM or SIGINT (its number), or None once ``child`` exited by itself."""
+    """The next SIGTERM or SIGINT (its number), or None once ``child`` has exited."""
     while True:
         _reap_orphans(child)
         if child is not None and child.poll() is not None:
             return None
-        signum = signal.sigwaitinfo(WATCHED).si_signo
-        if signum in STOP:
+        if (signum := signal.sigwaitinfo(WATCHED).si_signo) in STOP:
             return signum
 
 
