@@ -69,7 +69,7 @@ class PrefixMirror:
                         else:
                             content.pop(event.key, None)
                         revision = max(revision, event.mod_revision)
-                    self._publish(content)  # a batch is compacted or has events
+                    self._publish(content)  # the watch yields no batch without events
                 # A quiet stream ends after ``idle`` seconds; resume where we were.
             except DiscoveryError as exc:
                 log.warning("watch on %s lost: %s; re-reading in %.1f s", self.prefix, exc, backoff)
