@@ -27,7 +27,6 @@ from sampleapp.errors import ConfigError
 # deploy/nginx of a source checkout; an installed package finds it under the working directory
 # (the image's WORKDIR) or wherever NGINX_CONF_DIR says.
 NGINX_DIR = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
-DEFAULT_ENDPOINTS = "http://127.0.0.1:2379"
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,7 @@ class RegistrarSettings:
 
 @dataclass(frozen=True)
 class TlsSettings:
-    """HTTPS on ``listen`` with this certificate; plain HTTP answers with a redirect to
-    ``redirect`` (the site's https:// origin) and the path asked for."""
+    """HTTPS on ``listen``; plain HTTP redirects to ``redirect`` and the path asked for."""
 
     listen: str
     cert: Path
@@ -112,7 +110,7 @@ def etcd_configured(env: Mapping[str, str]) -> bool:
 
 
 def etcd_settings(env: Mapping[str, str]) -> EtcdSettings:
-    raw = env.get("ETCD_ENDPOINTS", "") or DEFAULT_ENDPOINTS
+    raw = env.get("ETCD_ENDPOINTS") or "http://127.0.0.1:2379"
     endpoints = tuple(e.strip().rstrip("/") for e in raw.split(",") if e.strip())
     for url in endpoints:
         if (parts := urlsplit(url)).scheme not in {"http", "https"} or not parts.hostname:
@@ -124,8 +122,7 @@ def etcd_settings(env: Mapping[str, str]) -> EtcdSettings:
 
 
 def registrar_settings(env: Mapping[str, str]) -> RegistrarSettings:
-    advertise = env.get("ADVERTISE_ADDR") or None
-    if advertise is not None:
+    if advertise := env.get("ADVERTISE_ADDR") or None:
         # The renderer takes only IP:port from etcd (keys.parse_address): refuse anything else
         # here, at start, rather than register an entry that nginx will never see.
         try:
@@ -154,7 +151,6 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
     off), and HTTPS (see ``tls_settings``)."""
     listen = env.get("NGINX_LISTEN", "80")
     split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_LISTEN")
-    nginx_bin = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
     checkouts = (d for d in (NGINX_DIR, Path.cwd() / "deploy/nginx") if d.is_dir())
     conf_dir = Path(env.get("NGINX_CONF_DIR") or next(checkouts, NGINX_DIR))
     return RendererSettings(
@@ -168,7 +164,7 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
         unavailable_page=Path(env.get("NGINX_UNAVAILABLE_PAGE") or conf_dir / "503.html"),
         static_root=Path(env.get("NGINX_STATIC_ROOT", "/usr/src/app/public")),
         runtime_dir=Path(env.get("NGINX_RUNTIME_DIR", "/tmp/sampleapp-nginx")),
-        nginx_bin=nginx_bin,
+        nginx_bin=env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx",
         access_log=env.get("NGINX_ACCESS_LOG", "/dev/stdout"),
         mime_types=Path(env.get("NGINX_MIME_TYPES", "/etc/nginx/mime.types")),
         user=env.get("NGINX_USER") or None,

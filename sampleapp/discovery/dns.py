@@ -33,7 +33,6 @@ from sampleapp.errors import DiscoveryError, SampleappError
 
 log = logging.getLogger(__name__)
 
-Owned = tuple[str, keys.DnsRecord]  # (owner name, record)
 _MAX_CHAIN = 8
 
 
@@ -65,10 +64,9 @@ class ZoneResolver:
         qtype = QTYPE[request.q.qtype]
         if qname != self.zone and not qname.endswith("." + self.zone):
             return self._outside(request, handler)
-        reply = _reply(request, aa=True)
         if not self.synced.is_set():
-            reply.header.rcode = RCODE.SERVFAIL
-            return reply
+            return _reply(request, aa=True, rcode=RCODE.SERVFAIL)
+        reply = _reply(request, aa=True)
         try:
             known = self._answer(reply, request.q.qname, qtype, 0)
         except Exception:  # a bad record must cost one answer, never the server thread
@@ -81,9 +79,8 @@ class ZoneResolver:
             reply.add_auth(self._soa())
         return reply
 
-    def lookup(self, name: str) -> list[Owned]:
-        """Records of ``name`` itself and of every name below it."""
-        name = name.lower()
+    def lookup(self, name: str) -> list[tuple[str, keys.DnsRecord]]:
+        """(owner, record) of ``name`` (lower-case) itself and of every name below it."""
         if name == self.zone:
             return []
         return [
@@ -100,18 +97,16 @@ class ZoneResolver:
             if qtype in {"SOA", "ANY"}:
                 reply.add_answer(self._soa())
             if qtype in {"NS", "ANY"}:
-                reply.add_answer(
-                    RR(qname, QTYPE.NS, rdata=NS(f"ns.dns.{self.zone}"), ttl=self._ttl(None))
-                )
+                ns = NS(f"ns.dns.{self.zone}")
+                reply.add_answer(RR(qname, QTYPE.NS, rdata=ns, ttl=self.settings.ttl))
             return True
         found = self.lookup(name)
         if not found:
             return False
         if len(found) == 1 and found[0][1].ip is None and qtype != "SRV":
-            target = keys.fqdn(found[0][1].host)
-            reply.add_answer(
-                RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=self._ttl(found[0][1]))
-            )
+            record = found[0][1]
+            target = keys.fqdn(record.host)
+            reply.add_answer(RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=self._ttl(record)))
             in_zone = target == self.zone or target.endswith("." + self.zone)
             if qtype != "CNAME" and in_zone and depth < _MAX_CHAIN:
                 self._answer(reply, DNSLabel(target), qtype, depth + 1)
@@ -148,9 +143,8 @@ class ZoneResolver:
                 return forwarded
             except OSError as exc:
                 log.warning("forwarding %s to %s:%d failed: %s", request.q.qname, host, port, exc)
-        reply = _reply(request, aa=False)
-        reply.header.rcode = RCODE.SERVFAIL if self.settings.forward else RCODE.REFUSED
-        return reply
+        rcode = RCODE.SERVFAIL if self.settings.forward else RCODE.REFUSED
+        return _reply(request, aa=False, rcode=rcode)
 
     def _soa(self) -> RR:
         ttl = self.settings.ttl
@@ -158,14 +152,14 @@ class ZoneResolver:
         soa = SOA(f"ns.dns.{self.zone}", f"hostmaster.{self.zone}", times)
         return RR(self.zone, QTYPE.SOA, rdata=soa, ttl=ttl)
 
-    def _ttl(self, record: keys.DnsRecord | None) -> int:
-        return self.settings.ttl if record is None or record.ttl is None else record.ttl
+    def _ttl(self, record: keys.DnsRecord) -> int:
+        return self.settings.ttl if record.ttl is None else record.ttl
 
 
-def _reply(request: DNSRecord, *, aa: bool) -> DNSRecord:
+def _reply(request: DNSRecord, *, aa: bool, rcode: int = RCODE.NOERROR) -> DNSRecord:
     """An empty reply to ``request`` whose header claims only what this server does."""
-    h = request.header  # ad, tc, z and rcode stay 0
-    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, aa=int(aa), rd=h.rd, ra=0, cd=h.cd)
+    h = request.header  # ad, tc and z stay 0
+    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, aa=aa, rd=h.rd, ra=0, cd=h.cd, rcode=rcode)
     return DNSRecord(header, q=request.q)
 
 
@@ -173,49 +167,35 @@ class _Handler(DNSHandler):  # type: ignore[misc]
     udplen = 512  # classic DNS over UDP: longer answers are truncated and retried over TCP
 
 
-class DnsService:
-    """The zone resolver behind one UDP and one TCP listener, fed by a watch on etcd."""
-
-    def __init__(self, settings: config.DnsSettings) -> None:
-        self.settings = settings
-        self.resolver = ZoneResolver(settings)
-        self.stop = threading.Event()
-        self._servers: list[Any] = []
-
-    def start(self) -> None:
-        s = self.settings
-        client = EtcdClient(s.etcd.endpoints, timeout=s.etcd.timeout)
-        zone_path = keys.dns_key(s.skydns_prefix, self.resolver.zone) + "/"
-        PrefixMirror(client, zone_path, self.resolver.on_change).start(self.stop)
-        logger = DNSLogger(log="error", prefix=False, logf=log.warning)
-        try:
-            for tcp in (False, True):
-                server = DNSServer(self.resolver, s.host, s.port, tcp, logger, _Handler)
-                server.start_thread()
-                self._servers.append(server)
-        except OSError as exc:
-            self.close()
-            raise DiscoveryError(
-                f"cannot listen on {s.host}:{s.port} for DNS ({exc.strerror}): free the port or "
-                "set DNS_LISTEN (port 53 needs root or CAP_NET_BIND_SERVICE)"
-            ) from exc
-        log.info("DNS for %s on %s:%d (UDP and TCP)", self.resolver.zone, s.host, s.port)
-
-    def close(self) -> None:
-        self.stop.set()
-        for server in self._servers:
+def main(overrides: Mapping[str, str | None] | None = None) -> None:
+    """``sampleapp dns``: the zone resolver behind one UDP and one TCP listener, fed by a watch on
+    etcd, until SIGTERM."""
+    env = config.environ(overrides)
+    s = config.dns_settings(env)
+    resolver = ZoneResolver(s)
+    config.configure_logging(env)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    client = EtcdClient(s.etcd.endpoints, timeout=s.etcd.timeout)
+    zone_path = keys.dns_key(s.skydns_prefix, resolver.zone) + "/"
+    PrefixMirror(client, zone_path, resolver.on_change).start(stop)
+    logger = DNSLogger(log="error", prefix=False, logf=log.warning)
+    servers: list[Any] = []
+    try:
+        for tcp in (False, True):
+            server = DNSServer(resolver, s.host, s.port, tcp, logger, _Handler)
+            server.start_thread()
+            servers.append(server)
+        log.info("DNS for %s on %s:%d (UDP and TCP)", resolver.zone, s.host, s.port)
+        stop.wait()
+    except OSError as exc:
+        raise DiscoveryError(
+            f"cannot listen on {s.host}:{s.port} for DNS ({exc.strerror}): free the port or "
+            "set DNS_LISTEN (port 53 needs root or CAP_NET_BIND_SERVICE)"
+        ) from exc
+    finally:
+        stop.set()
+        for server in servers:
             server.stop()
             server.server.server_close()
-        self._servers.clear()
-
-
-def main(overrides: Mapping[str, str | None] | None = None) -> None:
-    """``sampleapp dns``: serve the zone until SIGTERM."""
-    env = config.environ(overrides)
-    service = DnsService(config.dns_settings(env))
-    config.configure_logging(env)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: service.stop.set())
-    service.start()
-    service.stop.wait()
-    service.close()

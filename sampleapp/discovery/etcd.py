@@ -126,7 +126,7 @@ def _decode_response(endpoint: str, response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-class EtcdClient:
+class EtcdClient(contextlib.AbstractContextManager["EtcdClient"]):
     """Blocking client for the few etcd v3 calls discovery needs; safe to share across threads."""
 
     def __init__(self, endpoints: Sequence[str], *, timeout: float = 2.0) -> None:
@@ -140,16 +140,11 @@ class EtcdClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> EtcdClient:
-        return self
-
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def put(self, key: str, value: str, *, lease: int = 0) -> int:
-        body: dict[str, Any] = {"key": encode(key), "value": encode(value)}
-        if lease:
-            body["lease"] = str(lease)
+        body = {"key": encode(key), "value": encode(value), "lease": str(lease)}  # 0: none
         return _revision(self._call("/v3/kv/put", body))
 
     def get(self, key: str) -> KeyValue | None:
@@ -221,24 +216,18 @@ class EtcdClient:
         last = "no answer"
         for endpoint in self._rotation():
             connected = False
+            stream = self._http.stream("POST", f"{endpoint}/v3/watch", json=body, timeout=timeout)
             try:
-                with (
-                    map_etcd_errors(endpoint),
-                    self._http.stream(
-                        "POST", f"{endpoint}/v3/watch", json=body, timeout=timeout
-                    ) as response,
-                ):
+                with map_etcd_errors(endpoint), stream as response:
                     if response.status_code != 200:
                         response.read()
                         _raise_for_code(_decode_response(endpoint, response), "/v3/watch")
                     connected = True
                     self._preferred = self.endpoints.index(endpoint)
                     with contextlib.suppress(httpx.ReadTimeout):  # ``idle`` quiet seconds
-                        for line in response.iter_lines():
-                            batch = (
-                                _watch_batch(endpoint, json.loads(line)) if line.strip() else None
-                            )
-                            if batch is not None and (batch.events or batch.compacted):
+                        for line in filter(str.strip, response.iter_lines()):
+                            batch = _watch_batch(endpoint, json.loads(line))
+                            if batch.events or batch.compacted:
                                 yield batch
                     return
             except DiscoveryError as exc:

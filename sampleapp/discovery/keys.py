@@ -143,10 +143,9 @@ def dns_name(skydns_prefix: str, key: str) -> str:
     return ".".join(reversed(key[len(head) :].split("/"))).lower() + "."
 
 
-def dns_record_value(host: str, port: int | None = None, ttl: int | None = None) -> str:
+def dns_record_value(host: str, port: int | None = None) -> str:
     """The JSON value of a record, as the thesis wrote it with ``etcdctl set``."""
-    record = {"host": host, "port": port, "ttl": ttl}
-    return json.dumps({name: value for name, value in record.items() if value is not None})
+    return json.dumps({"host": host} if port is None else {"host": host, "port": port})
 
 
 def parse_dns_record(key: str, value: str) -> DnsRecord:
@@ -155,13 +154,9 @@ def parse_dns_record(key: str, value: str) -> DnsRecord:
         data = json.loads(value)
         if not isinstance(data, dict) or not isinstance(data.get("host"), str) or not data["host"]:
             raise ValueError("no host")
-        return DnsRecord(
-            host=data["host"].lower(),
-            port=_optional_int(data.get("port")),
-            ttl=_optional_int(data.get("ttl")),
-            priority=_optional_int(data.get("priority")) or 10,
-            weight=_optional_int(data.get("weight")) or 100,
-        )
+        numbers = [_optional_int(data.get(n)) for n in ("port", "ttl", "priority", "weight")]
+        port, ttl, priority, weight = numbers
+        return DnsRecord(data["host"].lower(), port, ttl, priority or 10, weight or 100)
     except (ValueError, TypeError) as exc:
         raise DiscoveryError(
             f"{key} holds {value!r}, expected JSON like "

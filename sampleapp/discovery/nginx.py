@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -40,7 +39,7 @@ PID_FILE = "nginx.pid"  # where the template tells nginx to write its master's P
 LEFTOVER_WAIT = 45.0
 
 
-@contextmanager
+@contextlib.contextmanager
 def map_nginx_errors(binary: str) -> Iterator[None]:
     """Translate failures to run nginx into DiscoveryError."""
     try:
@@ -108,7 +107,7 @@ class Nginx:
             )
         log.info("nginx %d is serving on %s", self.process.pid, listen)
 
-    def stop_leftover(self, timeout: float = LEFTOVER_WAIT) -> int | None:
+    def stop_leftover(self) -> int | None:
         """Stop an nginx master left running on this runtime directory; returns its PID."""
         try:
             pid = int((self.runtime_dir / PID_FILE).read_text().strip())
@@ -120,8 +119,8 @@ class Nginx:
         workers = _children(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGQUIT)
-        if not _waited(f"nginx {pid} to stop", lambda: not _alive(pid), timeout):
-            log.warning("nginx %d did not stop in %.0f s: killing it", pid, timeout)
+        if not _waited(f"nginx {pid} to stop", lambda: not _alive(pid), LEFTOVER_WAIT):
+            log.warning("nginx %d did not stop in %.0f s: killing it", pid, LEFTOVER_WAIT)
             _kill_all([pid, *workers])
             # SIGKILLed: gone at its next scheduling
             _waited("nginx to die", lambda: not any(_alive(p) for p in (pid, *workers)), 5.0)
@@ -169,14 +168,14 @@ class Nginx:
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self) -> None:
         """Graceful shutdown (SIGQUIT), then SIGKILL of the master and its workers."""
         if self.process is None or self.process.poll() is not None:
             return
         workers = _children(self.process.pid)
         self.process.send_signal(signal.SIGQUIT)
         try:
-            self.process.wait(timeout)
+            self.process.wait(10.0)
         except subprocess.TimeoutExpired:
             _kill_all([self.process.pid, *workers])
             self.process.wait()
@@ -193,7 +192,7 @@ def _waited(what: str, done: Callable[[], bool], timeout: float) -> bool:
 
 def _is_master_of(pid: int, conf: Path) -> bool:
     """Whether ``pid`` is a live nginx master started with ``-c conf`` (what start() runs)."""
-    title = _cmdline(pid).replace(b"\0", b" ").decode(errors="replace")
+    title = _proc(pid, "cmdline").replace(b"\0", b" ").decode(errors="replace")
     return (
         _alive(pid) and title.startswith("nginx: master process ") and f" -c {conf} " in title + " "
     )
@@ -201,31 +200,29 @@ def _is_master_of(pid: int, conf: Path) -> bool:
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie has released its sockets: it counts as gone)."""
-    return _stat(pid)[:1] not in ([], ["Z"], ["X"])
+    return _stat(pid)[:1] not in ([], [b"Z"], [b"X"])
 
 
 def _accepting(worker: int) -> bool:
     """Whether an nginx worker may still accept connections (alive and not shutting down)."""
-    return _alive(worker) and b"shutting down" not in _cmdline(worker)
+    return _alive(worker) and b"shutting down" not in _proc(worker, "cmdline")
 
 
 def _children(pid: int) -> list[int]:
     """The PIDs whose parent is ``pid`` (an nginx master's workers)."""
     procs = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
-    return [child for child in procs if _stat(child)[1:2] == [str(pid)]]
+    return [child for child in procs if _stat(child)[1:2] == [str(pid).encode()]]
 
 
-def _stat(pid: int) -> list[str]:
+def _stat(pid: int) -> list[bytes]:
     """The fields of ``/proc/<pid>/stat`` after the command (state, parent ...); [] when gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return []
+    return _proc(pid, "stat").rpartition(b")")[2].split()
 
 
-def _cmdline(pid: int) -> bytes:
+def _proc(pid: int, name: str) -> bytes:
+    """``/proc/<pid>/<name>``; empty when the process is gone."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
+        return Path(f"/proc/{pid}/{name}").read_bytes()
     except OSError:
         return b""
 

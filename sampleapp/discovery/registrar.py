@@ -45,8 +45,7 @@ class Registration:
         # in a sweep every 500 ms, so the lease itself is granted a second shorter.
         self.lease_ttl = max(2, ttl - 1)
         self.ready = ready
-        self.lease: int | None = None
-        self.registered = threading.Event()
+        self.lease: int | None = None  # while registered
         self._lock = threading.Lock()  # held for every lease change and every etcd write
         self._closed = threading.Event()
         self._wake = threading.Event()  # something happened to our keys: look now
@@ -97,7 +96,6 @@ class Registration:
 
     def _revoke(self) -> bool:
         lease, self.lease = self.lease, None
-        self.registered.clear()
         if lease is None:
             return False
         try:
@@ -123,7 +121,6 @@ class Registration:
                 self._closed.wait(_RETRY)
                 return False
             self.lease = lease
-            self.registered.set()
         pairs = ", ".join(f"{k} = {v}" for k, v in self.entries.items())
         log.info("registered %s (lease %x, TTL %d s)", pairs, lease, self.lease_ttl)
         return True
@@ -140,7 +137,6 @@ class Registration:
                         self.lease,
                     )
                     self.lease = None
-                    self.registered.clear()
                     self._wake.set()  # the loop registers again without waiting its turn
                     return
                 for key, value in self.entries.items():
@@ -156,12 +152,12 @@ class Registration:
     def _check(self, content: Mapping[str, str]) -> None:
         """Wake the loop as soon as etcd deletes or changes one of our keys (the watch)."""
         changed = [key for key, value in self.entries.items() if content.get(key) != value]
-        if changed and self.registered.is_set():
+        if changed and self.lease is not None:
             log.warning("%s changed in etcd: checking the lease now", ", ".join(changed))
             self._wake.set()
 
 
-def http_ready(url: str, timeout: float = 2.0) -> Check:
+def http_ready(url: str, timeout: float) -> Check:
     """A check that is true when ``url`` answers 200 (the app server's ``/readyz``); with
     ``Connection: close``, so that no idle connection stays in the server."""
     client = httpx.Client(timeout=timeout, trust_env=False, headers={"Connection": "close"})
@@ -175,17 +171,18 @@ def http_ready(url: str, timeout: float = 2.0) -> Check:
     return check
 
 
-def tcp_ready(host: str, port: int, timeout: float = 1.0) -> Check:
+def tcp_ready(host: str, port: int) -> Check:
     """A check that is true when ``host:port`` accepts a TCP connection (the database)."""
+    return lambda: not connect_error(host, port, timeout=1.0)
 
-    def check() -> bool:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                return True
-        except OSError:
-            return False
 
-    return check
+def connect_error(host: str, port: int, timeout: float) -> str:
+    """Why ``host:port`` refuses a TCP connection, or "" when it accepts one."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return str(exc) or type(exc).__name__
+    return ""
 
 
 def address_towards(endpoint: str) -> str:

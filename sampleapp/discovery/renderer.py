@@ -29,7 +29,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -41,6 +40,7 @@ from sampleapp.discovery import config, keys
 from sampleapp.discovery.etcd import EtcdClient
 from sampleapp.discovery.keys import Server
 from sampleapp.discovery.nginx import CONTROL_SOCKET, Nginx
+from sampleapp.discovery.registrar import connect_error
 from sampleapp.discovery.watch import PrefixMirror
 from sampleapp.errors import ConfigError, DiscoveryError
 
@@ -116,17 +116,12 @@ class Renderer:
         self._installed = ""
         self._applied: list[Server] = []  # the pool in the installed config
         self._hold_until: float | None = None  # monotonic end of the hold-down, while holding
-        self._logged: set[tuple[str, str]] = set()  # refusals already logged
         self._latest: Mapping[str, str] = {}  # the mirror's latest content, replaced whole
         self._changed = threading.Event()
         self._next_probe = 0.0  # monotonic
 
     def on_change(self, content: dict[str, str]) -> None:
         self._latest = content
-        self._changed.set()
-
-    def rerender(self) -> None:
-        """Render again without an etcd change (after editing the template: SIGHUP)."""
         self._changed.set()
 
     def prepare(self) -> None:
@@ -154,12 +149,9 @@ class Renderer:
         """Render ``content``; install and reload if it differs and nginx accepts it."""
         servers, refused = servers_from(self.settings.prefix, content)
         self._note_refusals(refused)
-        if self._hold(servers):
-            self.write_status()
-            return False
         generation = self.status.generation
         try:
-            if render(self.settings, servers, generation) == self._installed:
+            if self._hold(servers) or render(self.settings, servers, generation) == self._installed:
                 self.write_status()
                 return False
             text = render(self.settings, servers, generation + 1)
@@ -167,8 +159,7 @@ class Renderer:
             return self._reject(f"template {self.settings.template} failed: {exc}")
         candidate = self.nginx.conf.with_name("nginx.conf.new")
         candidate.write_text(text)
-        problem = self.nginx.check(candidate)
-        if problem:
+        if problem := self.nginx.check(candidate):
             candidate.unlink(missing_ok=True)
             return self._reject(f"nginx -t rejected the rendered config: {problem}")
         os.replace(candidate, self.nginx.conf)
@@ -223,8 +214,7 @@ class Renderer:
     def _loop(self, stop: threading.Event) -> None:
         debounce = self.settings.debounce
         while not stop.is_set():
-            code = self.nginx.exit_code()
-            if code is not None:
+            if (code := self.nginx.exit_code()) is not None:
                 raise DiscoveryError(
                     f"nginx exited unexpectedly with status {code}: see its log above"
                 )
@@ -249,10 +239,7 @@ class Renderer:
         for server in self._applied:
             name = f"{server.instance}={server.address}"
             host, _, port = server.address.rpartition(":")
-            try:
-                socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
-            except OSError as exc:
-                error = str(exc) or type(exc).__name__
+            if error := connect_error(host.strip("[]"), int(port), timeout=1.0):
                 since = before[name].since if name in before else time.time()
                 if name not in before:
                     log.warning("cannot connect to %s: %s", name, error)
@@ -294,9 +281,8 @@ class Renderer:
     def _note_refusals(self, refused: list[Refusal]) -> None:
         """Log each refused key/value once (not on every render); list them in the status."""
         for refusal in refused:
-            if (refusal.key, refusal.value) not in self._logged:
+            if refusal not in self.status.refused:
                 log.warning("%s", refusal.reason)
-        self._logged = {(r.key, r.value) for r in refused}
         self.status.refused = refused
 
     def _reject(self, reason: str) -> bool:
@@ -315,5 +301,5 @@ def main(overrides: Mapping[str, str | None] | None = None) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: renderer.rerender())
+    signal.signal(signal.SIGHUP, lambda *_: renderer._changed.set())  # a template fix
     renderer.run(stop)

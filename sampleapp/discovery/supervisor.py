@@ -43,9 +43,9 @@ class WebOptions:
     workers: int = 2
 
 
-def web(options: WebOptions, overrides: Mapping[str, str | None] | None = None) -> int:
+def web(options: WebOptions) -> int:
     """``sampleapp web``: gunicorn registered while ready; without ETCD_ENDPOINTS, gunicorn only."""
-    env = config.environ(overrides)
+    env = config.environ()
     if not config.etcd_configured(env):
         from sampleapp import serve
 
@@ -108,15 +108,11 @@ def serve_command(options: WebOptions) -> list[str]:
 
 
 def hold(
-    registration: Registration,
-    child: subprocess.Popen[bytes] | None = None,
-    drain: float = 0.0,
+    registration: Registration, child: subprocess.Popen[bytes] | None = None, drain: float = 0.0
 ) -> int:
-    """Run ``registration`` until SIGTERM or SIGINT (or the child's death), then withdraw it.
-
-    With a child: after a signal, drain (on SIGTERM, if a registration was withdrawn), pass the
-    signal on and return the child's exit status; after the child's death, return non-zero.
-    The caller has blocked ``WATCHED`` before starting any thread."""
+    """Run ``registration`` until SIGTERM or SIGINT (or the child's death), then withdraw it; with
+    a child, drain (on SIGTERM, after a withdrawal) and stop it as the module docstring says. The
+    caller has blocked ``WATCHED`` before starting any thread."""
     threading.Thread(target=registration.run, name="registrar", daemon=True).start()
     signum = _wait(child)
     withdrew = registration.withdraw()  # from here on the loop touches etcd no more
@@ -134,21 +130,18 @@ def hold(
         log.info("SIGTERM: draining %.1f s before stopping gunicorn (a second one ends it)", drain)
         signal.sigtimedwait(STOP, drain)
     child.send_signal(signum)
-    while child.poll() is None:
-        if (info := signal.sigwaitinfo(WATCHED)).si_signo in STOP:
-            child.send_signal(info.si_signo)  # a second Ctrl-C reaches gunicorn too
-        _reap_orphans(child)
+    while (signum := _wait(child)) is not None:
+        child.send_signal(signum)  # a second Ctrl-C reaches gunicorn too
     return _status(child.returncode)
 
 
 def _wait(child: subprocess.Popen[bytes] | None) -> int | None:
-    """The first SIGTERM or SIGINT (its number), or None once ``child`` exited by itself."""
+    """The next SIGTERM or SIGINT (its number), or None once ``child`` has exited."""
     while True:
         _reap_orphans(child)
         if child is not None and child.poll() is not None:
             return None
-        signum = signal.sigwaitinfo(WATCHED).si_signo
-        if signum in STOP:
+        if (signum := signal.sigwaitinfo(WATCHED).si_signo) in STOP:
             return signum
 
 

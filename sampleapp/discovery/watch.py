@@ -38,12 +38,9 @@ class PrefixMirror:
         self.full_reads = 0
         self._content: dict[str, str] | None = None
 
-    def start(self, stop: threading.Event) -> threading.Thread:
-        thread = threading.Thread(
-            target=self.run, args=(stop,), name=f"watch {self.prefix}", daemon=True
-        )
-        thread.start()
-        return thread
+    def start(self, stop: threading.Event) -> None:
+        name = f"watch {self.prefix}"
+        threading.Thread(target=self.run, args=(stop,), name=name, daemon=True).start()
 
     def run(self, stop: threading.Event) -> None:
         revision, must_read, backoff = 0, True, 0.5
@@ -72,7 +69,7 @@ class PrefixMirror:
                         else:
                             content.pop(event.key, None)
                         revision = max(revision, event.mod_revision)
-                    self._publish(content)  # a batch is compacted or has events
+                    self._publish(content)  # the watch yields no batch without events
                 # A quiet stream ends after ``idle`` seconds; resume where we were.
             except DiscoveryError as exc:
                 log.warning("watch on %s lost: %s; re-reading in %.1f s", self.prefix, exc, backoff)
