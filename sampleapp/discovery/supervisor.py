@@ -53,9 +53,11 @@ def web(options: WebOptions) -> int:
         return 0
     settings = config.registrar_settings(env)
     config.configure_logging(env)
-    wildcard = options.host in {"0.0.0.0", "::", ""}
-    host = address_towards(settings.etcd.endpoints[0]) if wildcard else options.host
-    advertise = settings.advertise or f"{_bracketed(host)}:{options.port}"
+    advertise = settings.advertise
+    if not advertise:  # the address towards etcd when bound to every one
+        wildcard = options.host in {"0.0.0.0", "::", ""}
+        host = address_towards(settings.etcd.endpoints[0]) if wildcard else options.host
+        advertise = f"{_bracketed(host)}:{options.port}"
     local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(options.host, options.host)
     readyz = f"http://{_bracketed(local)}:{options.port}/readyz"
     key = keys.service_key(settings.prefix, settings.instance_id)
