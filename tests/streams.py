@@ -27,12 +27,12 @@ from sampleapp.ops.settings import REPO
 from sampleapp.progress import Progress
 
 LOG_DIR = REPO / "var" / "tests"
-CLUSTER = "tests/ops/test_cluster.py"
+CLUSTER, RELEASE = "tests/ops/test_cluster.py", "tests/ops/test_release.py"
 # Each stream: its name and the pytest runs it makes one after the other (extra environment,
-# arguments).
+# arguments), shared so that they take about as long.
 STREAMS: dict[str, list[tuple[dict[str, str], list[str]]]] = {
-    "cluster": [({}, [CLUSTER])],
-    "stack": [({}, ["tests/ops", f"--ignore={CLUSTER}"])],
+    "cluster": [({}, [CLUSTER]), ({}, [RELEASE])],
+    "stack": [({}, ["tests/ops", f"--ignore={CLUSTER}", f"--ignore={RELEASE}"])],
     "host": [
         ({}, ["--ignore=tests/ops"]),
         ({"SAMPLEAPP_TEST_DB": "postgres"}, ["sampleapp/web"]),

@@ -272,14 +272,10 @@ def test_create_without_secrets_stops_before_anything_is_created(
     monkeypatch.setenv("SAMPLEAPP_CLUSTER", "sampleapp-nosecrets")
     monkeypatch.setenv("SAMPLEAPP_SECRETS_DIR", str(tmp_path))
     monkeypatch.setenv("POSTGRES_USER", "sampleapp")
-
-    def everything() -> list[str]:
-        return [engine.docker(kind, "ls", "-q") for kind in ("container", "volume", "network")]
-
-    before = everything()
+    before = support_docker.named("sampleapp-nosecrets")
     with pytest.raises(PreflightError, match=r"POSTGRES_PASSWORD is not set: create .*postgres"):
         cluster.create(load_settings(), 3, Progress())
-    assert everything() == before
+    assert support_docker.named("sampleapp-nosecrets") == before
 
 
 def test_cluster_settings_name_the_variable_to_fix() -> None:

@@ -16,7 +16,6 @@ import re
 import secrets
 import ssl
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
@@ -29,7 +28,7 @@ from tests.discovery.servers import Load
 from tests.ops.conftest import StackEnv, project_resources
 from tests.support import docker as support_docker
 from tests.support import site
-from tests.support.docker import copy_build_context, free_subnet
+from tests.support.docker import free_subnet
 from tests.support.etcd import free_port, wait_until
 
 pytestmark = pytest.mark.docker
@@ -39,21 +38,13 @@ def registered() -> dict[str, str]:
     return driver.registered(stack.ComposeStack(load_settings(), reading=True))
 
 
-def everything_on_the_engine() -> dict[str, list[str]]:
-    return {
-        "containers": sorted(engine.docker("ps", "-aq").split()),
-        "volumes": sorted(engine.docker("volume", "ls", "-q").split()),
-        "networks": sorted(engine.docker("network", "ls", "-q").split()),
-    }
-
-
 def test_missing_credentials_stop_up_before_anything_is_created(
     docker_engine: tuple[int, int], monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     monkeypatch.setenv("SAMPLEAPP_PROJECT", "sampleapp-nocreds")
     monkeypatch.setenv("SAMPLEAPP_SECRETS_DIR", str(tmp_path))
     monkeypatch.delenv("POSTGRES_USER", raising=False)
-    before = everything_on_the_engine()
+    before = support_docker.named("sampleapp-nocreds")
     with pytest.raises(PreflightError, match=r"POSTGRES_USER is not set.*deploy/env\.example"):
         stack.up(load_settings(), stack.Options(build=False), Progress())
     monkeypatch.setenv("POSTGRES_USER", "sampleapp")
@@ -61,7 +52,7 @@ def test_missing_credentials_stop_up_before_anything_is_created(
         PreflightError, match=r"POSTGRES_PASSWORD is not set: create .*postgres_pass"
     ):
         stack.up(load_settings(), stack.Options(build=False), Progress())
-    assert everything_on_the_engine() == before
+    assert support_docker.named("sampleapp-nocreds") == before
 
 
 def test_the_home_page_is_served_through_the_proxy(running_stack: StackEnv) -> None:
@@ -269,19 +260,18 @@ def test_up_run_again_with_the_build_changes_nothing_and_fails_no_request(
 
 
 def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
-    running_stack: StackEnv, tmp_path: Path
+    running_stack: StackEnv,
 ) -> None:
-    """Built from a changed copy of the tree; the image it replaces is put back at the end."""
+    """A new app image with the same infra inputs (what an app-only source change builds: see
+    test_images); the image it replaces is put back at the end."""
     stack.up(load_settings(), stack.Options(replicas=3), Progress())
     before = containers_by_service()
     marker = f"<!-- release {secrets.token_hex(4)} -->"
-    tree = copy_build_context(tmp_path / "tree")
-    footer = tree / "sampleapp/web/templates/_footer.html"
-    footer.write_text(footer.read_text() + marker + "\n")
     previous = f"sampleapp-test/previous:{os.getpid()}"
     engine.docker("tag", images.APP_IMAGE, previous)
     try:
-        images.build_app_image(Progress(tmp_path / "build.log"), context=tree)
+        support_docker.new_app_version(images.APP_IMAGE, footer=marker)
+        assert images.infra_image() == images.infra_image(previous)
         with Load(running_stack.url + "/", threads=4) as load:
             load.wait_for(40)
             stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())

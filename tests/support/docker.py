@@ -38,6 +38,23 @@ def free_cluster_subnet() -> str:
     return free_subnet(CLUSTER_SUBNETS)[0]
 
 
+def named(prefix: str) -> list[str]:
+    """The containers, volumes and networks on the engine whose names start with ``prefix``:
+    what a deployment of that name made. Another session's resources (the tests run in streams
+    side by side on one engine) are left out."""
+    listings = (
+        ("container", "ls", "-a", "--format", "{{.Names}}"),
+        ("volume", "ls", "--format", "{{.Name}}"),
+        ("network", "ls", "--format", "{{.Name}}"),
+    )
+    return sorted(
+        f"{args[0]} {name}"
+        for args in listings
+        for name in engine.docker(*args).split()
+        if name.startswith(prefix)
+    )
+
+
 def copy_build_context(target: Path, root: Path = REPO) -> Path:
     """A throwaway copy of the image's build context (what ``docker build`` sends), to change."""
     for path in build_context.context_files(root):
@@ -46,12 +63,16 @@ def copy_build_context(target: Path, root: Path = REPO) -> Path:
     return target
 
 
-def new_app_version(tag: str, *, new_infra: bool = False) -> str:
+def new_app_version(tag: str, *, new_infra: bool = False, footer: str = "") -> str:
     """A new version of the app image on the host engine, tagged ``tag``: the current build with
     one more label (another image ID and digest, the same infra inputs); with ``new_infra``,
-    another infra label too, so that proxy, dns and register-db get a new image as well."""
-    labels = f"LABEL org.sampleapp.version-of-test={tag}\n"
+    another infra label too, so that proxy, dns and register-db get a new image as well; with
+    ``footer``, every page ends its footer with that text (a change a visitor sees)."""
+    lines = [f"FROM {images.APP_IMAGE}", f"LABEL org.sampleapp.version-of-test={tag}"]
     if new_infra:
-        labels += f"LABEL {images.INFRA_LABEL}={os.urandom(16).hex()}\n"
-    engine.docker("build", "--quiet", "--tag", tag, "-", input=f"FROM {images.APP_IMAGE}\n{labels}")
+        lines.append(f"LABEL {images.INFRA_LABEL}={os.urandom(16).hex()}")
+    if footer:
+        template = "/opt/venv/lib/python3*/site-packages/sampleapp/web/templates/_footer.html"
+        lines += ["USER root", f"RUN echo '{footer}' >> {template}", "USER sampleapp"]
+    engine.docker("build", "--quiet", "--tag", tag, "-", input="\n".join(lines) + "\n")
     return tag
