@@ -3,6 +3,7 @@
 #   make test   installs what the tests need (system packages, venv) and runs every test
 #   make lint   ruff format --check, ruff check, mypy
 #   make bench-app | bench-discovery | bench-stack | bench-cluster   benchmarks -> docs/BENCHMARKS.md
+#   make bench-cost   the pages' bytes on the wire -> deploy/cost/page-sizes.yaml (sampleapp cost)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,7 +17,7 @@ SYSTEM_PACKAGES := python3-venv postgresql etcd-server etcd-client nginx-light c
 	docker.io docker-compose docker-registry debootstrap wrk dnsutils iproute2 curl openssl
 
 .PHONY: run test test-fast lint system-deps venv venv-dev lock clean \
-	bench-app bench-discovery bench-stack bench-cluster
+	bench-app bench-discovery bench-stack bench-cluster bench-cost
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11+"; exit 1; }
@@ -92,6 +93,9 @@ bench-stack: system-deps venv-dev
 
 bench-cluster: system-deps venv-dev
 	$(PY) bench/cluster.py
+
+bench-cost: venv-dev
+	$(PY) bench/cost.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sampleapp import __version__
@@ -164,6 +166,51 @@ def _cluster_destroy(args: argparse.Namespace) -> None:
     cluster.destroy(load())
 
 
+def _cost_thesis(args: argparse.Namespace) -> None:
+    from sampleapp.cost import commands
+
+    print(commands.run_thesis(), end="")
+
+
+def _cost_plan(args: argparse.Namespace) -> None:
+    from sampleapp.cost import commands
+
+    print(commands.run_plan(commands.Options.from_flags(vars(args))), end="")
+
+
+def _cost_compare(args: argparse.Namespace) -> None:
+    from sampleapp.cost import commands
+
+    print(commands.run_compare(commands.Options.from_flags(vars(args))), end="")
+
+
+def _requests(value: str) -> int:
+    """A request rate as 1000000, 1_000_000 or 1e6."""
+    try:
+        number = Decimal(value.replace("_", ""))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of requests") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of requests")
+    return int(number)
+
+
+def _cost_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--requests-per-hour", type=_requests, metavar="N", help="default 1e6")
+    p.add_argument(
+        "--prices", type=Path, metavar="FILE", help="default deploy/cost/prices-2026.yaml"
+    )
+    p.add_argument("--request-bytes", type=int, metavar="B", help="instead of the measured pages")
+    p.add_argument("--gzip", action="store_true", help="the pages as they would be gzip-compressed")
+    p.add_argument("--hours", type=Decimal, help="hours a month the machines run (default 730)")
+
+
+def _topology_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--instance-type", metavar="TYPE", help="default: deploy/aws/topology.yaml's")
+    p.add_argument("--count", type=int, metavar="N", help="machines (default 3)")
+    p.add_argument("--region", help="default: deploy/aws/topology.yaml's (us-east-1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sampleapp",
@@ -296,6 +343,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(handler=_cluster_heal)
     c = cluster.add_parser("destroy", help="remove the nodes, registry, volumes and network")
     c.set_defaults(handler=_cluster_destroy)
+
+    p = sub.add_parser("cost", help="what it costs on AWS: the thesis's tables, today's prices")
+    cost = p.add_subparsers(dest="cost_command", required=True, metavar="ACTION")
+    c = cost.add_parser("thesis", help="the thesis's tables 4.1 and 4.2, recomputed and checked")
+    c.set_defaults(handler=_cost_thesis)
+    c = cost.add_parser("plan", help="today's price of the default topology, or one given by flags")
+    _cost_flags(c)
+    _topology_flags(c)
+    c.set_defaults(handler=_cost_plan)
+    c = cost.add_parser("compare", help="the thesis's 2017 topology beside today's, same traffic")
+    _cost_flags(c)
+    c.add_argument("--plot", type=Path, metavar="FILE.svg", help="also chart cost against traffic")
+    c.set_defaults(handler=_cost_compare)
 
     p = sub.add_parser("release", help="test, build, tag (sha8, build-N, latest), push, verify")
     p.add_argument("--registry", required=True, help="registry host:port, e.g. 127.0.0.1:5000")

@@ -9,7 +9,9 @@ chained with ``from exc``), and ``sampleapp.cli.main`` prints them as ``error: <
     ├── ConfigError        a setting or environment variable is missing or malformed
     ├── PreflightError     a check before any change failed (engine, ports, secrets, tools)
     ├── StackError         a container, image, compose or swarm operation failed
-    └── DiscoveryError     etcd, nginx or DNS could not be reached or used
+    ├── DiscoveryError     etcd, nginx or DNS could not be reached or used
+    └── CostError          a price file, topology, page-size file or traffic figure is unknown,
+                           malformed or out of range
 """
 
 from __future__ import annotations
@@ -33,3 +35,7 @@ class StackError(SampleappError):
 
 class DiscoveryError(SampleappError):
     """etcd, nginx or the DNS responder could not be reached or used."""
+
+
+class CostError(SampleappError):
+    """A price file, topology, page-size file or traffic figure is unknown or malformed."""

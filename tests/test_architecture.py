@@ -16,12 +16,18 @@ from sampleapp import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sampleapp"
-INFRA = [PACKAGE / "discovery", PACKAGE / "ops"]
+INFRA = [PACKAGE / "discovery", PACKAGE / "ops", PACKAGE / "cost"]
 SAMPLEAPP = str(ROOT / ".venv" / "bin" / "sampleapp")
 
 
 def infra_files() -> list[Path]:
     return sorted(p for d in INFRA for p in d.rglob("*.py"))
+
+
+def test_cost_needs_neither_docker_nor_etcd() -> None:
+    pattern = re.compile(r"^\s*(from|import) sampleapp\.(ops|discovery)", re.M)
+    offenders = [str(p) for p in (PACKAGE / "cost").rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
 
 
 def test_discovery_and_ops_never_import_the_web_app() -> None:
@@ -117,7 +123,7 @@ def subcommands() -> set[str]:
 
 def test_every_command_the_readme_shows_exists() -> None:
     readme = (ROOT / "README.md").read_text()
-    shown = set(re.findall(r"sampleapp ((?:cluster |image |secrets )?[a-z][a-z-]+)", readme))
+    shown = set(re.findall(r"sampleapp ((?:cluster |image |secrets |cost )?[a-z][a-z-]+)", readme))
     assert len(shown) >= 10
     assert shown - subcommands() == set()
 
