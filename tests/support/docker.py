@@ -73,6 +73,7 @@ def new_app_version(tag: str, *, new_infra: bool = False, footer: str = "") -> s
         lines.append(f"LABEL {images.INFRA_LABEL}={os.urandom(16).hex()}")
     if footer:
         template = "/opt/venv/lib/python3*/site-packages/sampleapp/web/templates/_footer.html"
-        lines += ["USER root", f"RUN echo '{footer}' >> {template}", "USER sampleapp"]
+        append = f"for f in {template}; do echo '{footer}' >> \"$f\"; done"
+        lines += ["USER root", f"RUN {append}", "USER sampleapp"]
     engine.docker("build", "--quiet", "--tag", tag, "-", input="\n".join(lines) + "\n")
     return tag
