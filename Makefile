@@ -68,10 +68,9 @@ lint: venv-dev $(ACTIONLINT)
 
 # Every test: the app's suite on SQLite with everything else, then the app's suite again on a
 # real PostgreSQL server that the test harness starts from the installed binaries.
-# Three pytest runs side by side (the cluster; the stack and the other container tests; the
-# rest, then the app again on PostgreSQL), logs in var/tests/: see tests/streams.py.
 test: system-deps venv-dev lint
-	$(PY) -m tests.streams
+	$(PY) -m pytest
+	SAMPLEAPP_TEST_DB=postgres $(PY) -m pytest sampleapp/web
 
 # The quick part the release pipeline runs before building an image.
 test-fast: venv-dev
