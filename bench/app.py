@@ -266,11 +266,9 @@ def measure_help_with(base: str, timed: Callable[[float], list[tuple[float, floa
     )
 
 
-def main() -> None:
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found: install Debian's `wrk` package (make system-deps)")
-    data = Path(tempfile.mkdtemp(prefix="sampleapp-bench-"))
-    env = {
+def app_env(data: Path, instance: str) -> dict[str, str]:
+    """The production settings of one app server on SQLite under ``data`` (the benches')."""
+    return {
         **os.environ,
         "SAMPLEAPP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(50),
@@ -279,9 +277,16 @@ def main() -> None:
         "EMAIL_URL": "console://",
         "SITE_URL": "http://127.0.0.1",
         "STATIC_ROOT": str(data / "static"),
-        "INSTANCE_ID": "bench",
+        "INSTANCE_ID": instance,
         "DJANGO_SETTINGS_MODULE": "sampleapp.web.settings",
     }
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: install Debian's `wrk` package (make system-deps)")
+    data = Path(tempfile.mkdtemp(prefix="sampleapp-bench-"))
+    env = app_env(data, "bench")
     load_before = os.getloadavg()[0]
     print("▶ Preparing a fresh SQLite database with the sample data")
     prepare(env)

@@ -10,9 +10,7 @@ figures go to deploy/cost/page-sizes.yaml with the machine and the date.
 
 from __future__ import annotations
 
-import os
 import platform
-import secrets
 import shutil
 import subprocess
 import sys
@@ -23,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.app import behind_nginx, prepare, start_server, stop_server, wait_ready
+from bench.app import app_env, behind_nginx, prepare, start_server, stop_server, wait_ready
 from bench.measure import sign_in
 from sampleapp.cost import pages
 
@@ -37,27 +35,12 @@ HOW = (
 )
 
 
-def app_env(data: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SAMPLEAPP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "SAMPLEAPP_DATA_DIR": str(data),
-        "DATABASE_URL": f"sqlite:///{data / 'db.sqlite3'}",
-        "EMAIL_URL": "console://",
-        "SITE_URL": "http://127.0.0.1",
-        "STATIC_ROOT": str(data / "static"),
-        "INSTANCE_ID": "bench-cost",
-        "DJANGO_SETTINGS_MODULE": "sampleapp.web.settings",
-    }
-
-
 @contextmanager
 def proxied_app() -> Iterator[str]:
     """The app as deployed behind its nginx, on loopback; yields the proxy's URL."""
     data = Path(tempfile.mkdtemp(prefix="sampleapp-cost-"))
     data.chmod(0o755)  # nginx's workers may run as nobody
-    env = app_env(data)
+    env = app_env(data, "bench-cost")
     try:
         prepare(env)
         app, server = start_server(env, data / "server.log")
