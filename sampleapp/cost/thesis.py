@@ -78,6 +78,14 @@ def load(path: Path = THESIS_FILE) -> Thesis:
     )
 
 
+def priced(
+    label: str, detail: str, published: Decimal, units: Decimal, price: Decimal, rate: Decimal
+) -> Row:
+    """A row costing ``units`` (hours, or GB) a year at ``price`` dollars each, in euros at
+    ``rate``, and the unit price the published figure implies."""
+    return Row(label, detail, published, units * price * rate, published / (units * rate), price)
+
+
 def instance_table(fields: data.Fields, hours: Decimal) -> Table:
     rate = fields.sub("eur_per_usd").decimal("value", positive=True)
     rows = []
@@ -86,13 +94,13 @@ def instance_table(fields: data.Fields, hours: Decimal) -> Table:
         published = row.decimal("published_eur")
         memory = row.text("memory_gib")
         rows.append(
-            Row(
-                label=row.text("type"),
-                detail=f"{row.integer('vcpu')} vCPU, {memory} GiB, {row.text('storage')}",
-                published_eur=published,
-                recomputed_eur=price * hours * rate,
-                implied=published / (hours * rate),
-                used=price,
+            priced(
+                row.text("type"),
+                f"{row.integer('vcpu')} vCPU, {memory} GiB, {row.text('storage')}",
+                published,
+                hours,
+                price,
+                rate,
             )
         )
     return Table(
@@ -117,13 +125,13 @@ def transfer_table(fields: data.Fields, hours: Decimal) -> Table:
         published = row.decimal("published_eur")
         published_gb = row.decimal("published_gb_per_hour")
         rows.append(
-            Row(
-                label=f"{requests:,}/h",
-                detail=f"{gb_per_hour:f} GB/h (thesis: {published_gb:f})",
-                published_eur=published,
-                recomputed_eur=gb_per_hour * hours * price * rate,
-                implied=published / (gb_per_hour * hours * rate),
-                used=price,
+            priced(
+                f"{requests:,}/h",
+                f"{gb_per_hour:f} GB/h (thesis: {published_gb:f})",
+                published,
+                gb_per_hour * hours,
+                price,
+                rate,
             )
         )
     return Table(
