@@ -2,9 +2,7 @@
 
 Any bad or out-of-range page number shows the nearest page instead of an error: a page past the
 end shows the last one, and zero or a negative number the first (Django's ``get_page`` would
-show the last page for those too). A caller that
-already knows the total (the profile counts its microposts with the stats) passes it in, which
-saves the COUNT query.
+show the last page for those too). ``items`` is a queryset or a ``reads.Listing``.
 """
 
 from __future__ import annotations
@@ -17,10 +15,8 @@ from django.http import HttpRequest
 PER_PAGE = 30
 
 
-def paginate(request: HttpRequest, items: Any, count: int | None = None) -> Page[Any]:
+def paginate(request: HttpRequest, items: Any) -> Page[Any]:
     paginator = Paginator(items, PER_PAGE)
-    if count is not None:
-        paginator.count = count
     page = paginator.get_page(page_number(request.GET.get("page")))
     page.links = list(paginator.get_elided_page_range(page.number, on_each_side=4, on_ends=1))  # type: ignore[attr-defined]
     return page

@@ -273,6 +273,9 @@ INSTALLED_APPS = [
 ]
 AUTH_USER_MODEL = "users.User"
 LOGIN_URL = "/signin"
+# Django's ModelBackend with the signed-in user read in one line of SQL (web/users/backends.py).
+# One backend only: each listed one would hash a wrong password again.
+AUTHENTICATION_BACKENDS = ["sampleapp.web.users.backends.UserBackend"]
 
 MIDDLEWARE = [
     "sampleapp.web.middleware.ServedByMiddleware",
@@ -290,7 +293,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 # Where a page may load from (web/middleware.py): this site's script, stylesheets and images, and
-# Gravatar's avatars (users_tags.gravatar_for). Nothing inline: styles live in static/css, the one
+# Gravatar's avatars (users/helpers.py). Nothing inline: styles live in static/css, the one
 # script in static/js. Forms post here only, and no other site may frame a page.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -308,15 +311,20 @@ CONTENT_SECURITY_POLICY = "; ".join(
 ROOT_URLCONF = "sampleapp.web.urls"
 WSGI_APPLICATION = "sampleapp.web.wsgi.application"
 
+# Jinja2 (web/templating.py says why), reading each app's templates/ directory.
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [WEB_DIR / "templates"],
-        "APP_DIRS": True,
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [
+            WEB_DIR / app / "templates"
+            for app in (".", "pages", "users", "microposts", "relationships")
+        ],
+        "APP_DIRS": False,
         "OPTIONS": {
+            "environment": "sampleapp.web.templating.environment",
             "context_processors": [
-                "django.template.context_processors.request",
                 "django.contrib.messages.context_processors.messages",
+                "sampleapp.web.templating.csrf",
             ],
         },
     },
@@ -327,7 +335,7 @@ MESSAGE_TAGS = {20: "notice", 25: "success", 40: "error"}
 
 # Sessions live in the shared database, so any replica can serve any request; the cookie is
 # permanent (sign-in survives browser restarts) and sign-out deletes the row on the server.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "sampleapp.web.sessions"  # Django's db engine, read with SQL (web/sessions.py)
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 365 * 20
 SESSION_EXPIRE_AT_BROWSER_CLOSE = False
 SESSION_COOKIE_HTTPONLY = True

@@ -14,11 +14,7 @@ from sampleapp.web.users.models import User
 class MicropostForm(RailsForm):
     scope = "micropost"
 
-    content = forms.CharField(
-        required=False,
-        strip=False,
-        widget=forms.Textarea(attrs={"placeholder": "Compose new micropost...", "rows": 3}),
-    )
+    content = forms.CharField(required=False, strip=False)  # a textarea: _micropost_form.html
 
     def clean(self) -> dict[str, Any]:
         self.add_errors({"content": content_errors(self.cleaned_data.get("content"))})

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from sampleapp.web.relationships.models import Relationship
+from sampleapp.web.reads import FEED_AUTHORS
 
 if TYPE_CHECKING:
     from sampleapp.web.users.models import User
@@ -47,9 +48,7 @@ class MicropostQuerySet(models.QuerySet["Micropost"]):
         return self.select_related("user").only(*LISTED, *(f"user__{f}" for f in USER_LISTED))
 
     def feed_for(self, user: User) -> MicropostQuerySet:
-        followed = Relationship.objects.filter(follower=user).values("followed_id")
-        own = type(user).objects.filter(pk=user.pk).values("id")
-        return self.filter(user_id__in=followed.union(own, all=True)).newest_first()
+        return self.filter(user_id__in=RawSQL(FEED_AUTHORS, (user.pk, user.pk))).newest_first()
 
 
 class Micropost(models.Model):

@@ -15,7 +15,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
 
-from sampleapp.web.users.templatetags.users_tags import gravatar_for
+from sampleapp.web.users.helpers import gravatar_for
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,6 @@ Counts for the stats panel come from ``with_stats()``: one query, whatever is sh
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -22,6 +21,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from sampleapp.web.microposts.models import Micropost
+from sampleapp.web.reads import STATS_SQL, gravatar_hash
 from sampleapp.web.relationships.models import Relationship
 
 if TYPE_CHECKING:
@@ -74,19 +74,6 @@ def password_errors(
     if password and confirmation is not None and confirmation != password:
         errors["password_confirmation"].append("Password confirmation doesn't match Password")
     return {field: messages for field, messages in errors.items() if messages}
-
-
-# The stats panel's three counts as correlated subqueries of the one query that loads the user.
-# Written as SQL because building the equivalent Subquery expressions costs more than running them.
-STATS_SQL = {
-    "microposts_count": "SELECT COUNT(*) FROM microposts WHERE microposts.user_id = users.id",
-    "following_count": (
-        "SELECT COUNT(*) FROM relationships WHERE relationships.follower_id = users.id"
-    ),
-    "followers_count": (
-        "SELECT COUNT(*) FROM relationships WHERE relationships.followed_id = users.id"
-    ),
-}
 
 
 class UserQuerySet(models.QuerySet["User"]):
@@ -179,7 +166,7 @@ class User(AbstractBaseUser):
 
     @cached_property
     def gravatar_id(self) -> str:
-        return hashlib.md5(self.email.lower().encode(), usedforsecurity=False).hexdigest()
+        return gravatar_hash(self.email)
 
     @property
     def followed_users(self) -> UserQuerySet:
@@ -199,9 +186,9 @@ class User(AbstractBaseUser):
     def is_following(self, other: User) -> bool:
         return Relationship.objects.filter(follower=self, followed=other).exists()
 
-    def relationship_with(self, other: User) -> Relationship | None:
-        """The row saying this user follows ``other`` (its id is the unfollow form's URL)."""
-        return Relationship.objects.filter(follower=self, followed=other).first()
+    def relationship_with(self, other_id: int) -> Relationship | None:
+        """The row saying this user follows ``other_id`` (its id is the unfollow form's URL)."""
+        return Relationship.objects.filter(follower=self, followed_id=other_id).first()
 
     def feed(self) -> MicropostQuerySet:
         return Micropost.objects.feed_for(self)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from sampleapp.web import reads
 from sampleapp.web.pagination import paginate
 from sampleapp.web.users import mail
 from sampleapp.web.users.access import admin_user, correct_user, sign_in, signed_in_user
@@ -39,15 +40,18 @@ def create(request: HttpRequest) -> HttpResponse:
 
 @signed_in_user
 def index(request: HttpRequest) -> HttpResponse:
-    users = paginate(request, User.objects.active().for_listing().order_by("id"))
-    return render(request, "users/index.html", {"users": users})
+    return render(request, "users/index.html", {"users": paginate(request, reads.active_users())})
 
 
 def show(request: HttpRequest, pk: int) -> HttpResponse:
-    user = get_object_or_404(User.objects.active().with_stats(), pk=pk)
-    posts = user.microposts.only("id", "user_id", "content", "created_at").newest_first()
-    microposts = paginate(request, posts, count=user.microposts_count)
-    context = {"user": user, "microposts": microposts, "is_own": user.pk == request.user.pk}
+    user = reads.profile(pk)
+    if user is None:
+        raise Http404("No such user")
+    microposts = paginate(request, reads.posts_of(user))
+    is_own = user.pk == request.user.pk
+    context = {"user": user, "microposts": microposts, "is_own": is_own}
+    if request.user.is_authenticated and not is_own:  # the follow form's state
+        context["relationship"] = request.user.relationship_with(user.pk)
     return render(request, "users/show.html", context)
 
 

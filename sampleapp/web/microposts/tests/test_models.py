@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
+from sampleapp.web.microposts.helpers import time_ago_in_words
 from sampleapp.web.microposts.models import Micropost
-from sampleapp.web.microposts.templatetags.microposts_tags import time_ago_in_words
 
 pytestmark = pytest.mark.django_db
 

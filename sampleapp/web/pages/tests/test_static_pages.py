@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from sampleapp.web.conftest import sign_in
-from sampleapp.web.pages.templatetags.pages_tags import full_title
+from sampleapp.web.pages.helpers import full_title
 from tests.support.html import Page
 
 pytestmark = pytest.mark.django_db

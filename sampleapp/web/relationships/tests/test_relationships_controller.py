@@ -28,7 +28,7 @@ def test_ajax_follow_creates_a_relationship_and_answers_the_new_form(client, pai
     assert Relationship.objects.count() == 1
     data = response.json()
     assert data["followers"] == 1
-    relationship = user.relationship_with(other)
+    relationship = user.relationship_with(other.pk)
     assert Page(data["follow_form"]).has_button("Unfollow", f"/relationships/{relationship.pk}")
 
 

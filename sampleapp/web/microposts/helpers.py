@@ -1,13 +1,12 @@
-"""``time_ago_in_words``: Rails' distance_of_time_in_words, for "Posted 5 minutes ago."."""
+"""``time_ago_in_words``: Rails' distance_of_time_in_words, for "Posted 5 minutes ago.".
+
+A template filter (registered in ``web/templating.py``), as the Rails helper of the same name."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from django import template
 from django.utils import timezone
-
-register = template.Library()
 
 MINUTES_IN_DAY = 1440
 MINUTES_IN_MONTH = 43200
@@ -18,7 +17,6 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-@register.filter
 def time_ago_in_words(moment: dt.datetime, now: dt.datetime | None = None) -> str:
     minutes = round(((now or timezone.now()) - moment).total_seconds() / 60)
     if minutes <= 1:

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from django import template
-
-register = template.Library()
-
 BASE_TITLE = "Ruby on Rails Tutorial Sample App"
 
 
-@register.simple_tag
 def full_title(page_title: str = "") -> str:
     return f"{BASE_TITLE} | {page_title}" if page_title else BASE_TITLE
