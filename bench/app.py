@@ -1,342 +1,416 @@
-"""Benchmark the application server: one gunicorn worker, SQLite, the populated sample data.
+"""Benchmark the application server (issue 12): what each page costs, and where the time goes.
 
-A fresh data directory is migrated, collected and populated, then ``sampleapp serve --workers 1``
-runs in production mode (cached templates, DEBUG off, a real SECRET_KEY) on a free loopback
-port. After signing in as the example user through the real form, ``wrk`` measures four pages
-for 10 s each, first with one connection (the latency a single user sees, the thesis's
-per-page figure) and then with eight (the worker's throughput). Every response must be 2xx/3xx,
-and the signed-in pages are checked to be the signed-in versions before they are measured.
+CPU milliseconds per request is the figure that survives a noisy machine: the CPU time of the app
+server's processes (gunicorn's master and worker, utime + stime from /proc) and, on PostgreSQL,
+of the database server's, read before and after ``wrk`` runs, divided by the requests it counted.
+Latency and throughput follow from it.
 
-Then the server restarts as deployed (``sampleapp serve``: 2 workers) behind the deployments' nginx
-(the template rendered for that one server, with its limit of 2 POSTs a second per address on the
-password forms), and ``/help`` is fetched through it one request at a time for 10 s: alone, while
-16 clients load ``/signin`` without pause (what any 16 busy clients cost), and while 16 clients
-post wrong passwords to ``/sessions`` without pause (issue 10: each attempt's password hash took a
-thread, and ``/help`` went from 0.06 s to 5.4 s). The throttle (web/users/throttle.py) refuses
-attempts past its limits without hashing; the burst's figures are also split at its first such 429.
-Before it, the attempts admitted hash one at a time per worker (web/users/password_checks.py); one
-that finds the cap full is a 429 "busy" (counted apart). Goal: ``/help`` within twice its idle
-latency.
+For each database (SQLite, then a throw-away PostgreSQL from Debian's binaries,
+tests/support/postgres.py), a fresh database gets the sample data and ``sampleapp serve`` runs in
+production mode. Signed in as the example user through the real form, four pages are measured
+with one worker at one connection (``ROUNDS`` rounds of ``SECONDS`` s each, the median kept):
+CPU per request, p50 and p99; then with two workers (the deployed default) at 16 connections:
+requests per second. On PostgreSQL the data then grows to 1,000 users and 100,000 microposts
+(``populate --scale``) and the feed and profile are measured again, with the database's query
+plans. The profile's top entries come from cProfile around the feed page, in process. The pages'
+bytes on the wire, with and without ``Accept-Encoding: gzip``, are read through the deployments'
+nginx (sampleapp/cost/pages.py counts them). Last, ``/help`` during a burst of wrong sign-ins
+(bench/burst.py).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import re
-import secrets
+import pstats
 import shutil
-import signal
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.measure import free_port, sign_in, wrk
-from bench.report import percentile, table, write_section
-from sampleapp.discovery import config
-from sampleapp.discovery.keys import Server
-from sampleapp.discovery.nginx import Nginx
-from sampleapp.discovery.renderer import Renderer, render
+from bench import burst
+from bench.measure import sign_in, wrk
+from bench.report import table, write_section
+from bench.server import (
+    ROOT,
+    app_env,
+    behind_nginx,
+    prepare,
+    start_server,
+    stop_server,
+    wait_ready,
+)
+from sampleapp.cost import pages as wire
+from tests.support.postgres import PostgresServer
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLEAPP = str(Path(sys.executable).parent / "sampleapp")
-DURATION = 10
-CONNECTIONS = (1, 8)
-BURST_CLIENTS = 16
-BURST_SECONDS = 10
-BURST_LIMIT = 90  # seconds
+ROUNDS = 3
+SECONDS = 5  # per page per round, one connection
+THROUGHPUT_SECONDS = 10  # per page, 16 connections
+THROUGHPUT_CONNECTIONS = 16
+# name, path, signed in, what the page must show, the issue's target (CPU ms per request)
+PAGES = (
+    ("Home, signed out", "/", False, "Welcome to the Sample App", None),
+    ("Home with feed, signed in", "/", True, "Micropost Feed", 3.0),
+    ("Users index page 1, signed in", "/users", True, "All users", 2.5),
+    ("Profile /users/1, signed in", "/users/1", True, "Microposts (", 2.5),
+)
+SCALED = PAGES[1], PAGES[3]
+PROFILE_REQUESTS = 300
+PROFILE_TOP = 15
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def prepare(env: dict[str, str]) -> None:
-    for args in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"], ["populate"]):
-        subprocess.run([SAMPLEAPP, "manage", *args], env=env, check=True, cwd=ROOT)
-
-
-def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the app server exited with {server.returncode}")
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (those that have gone count nothing)."""
+    total = 0
+    for pid in pids:
         try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{base}/readyz did not answer 200 within {timeout:.0f} s")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
 
 
-def start_server(env: dict[str, str], log: Path, *args: str) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    with log.open("a") as out:
-        server = subprocess.Popen(
-            [SAMPLEAPP, "serve", "--port", str(port), *args],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return f"http://127.0.0.1:{port}", server
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(30)
-
-
-def latencies(url: str, seconds: float) -> list[tuple[float, float]]:
-    """When each GET of ``url`` started (``time.monotonic``) and its milliseconds, one after
-    the other, for ``seconds``."""
-    found = []
-    with httpx.Client(timeout=60) as client:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            at, started = time.monotonic(), time.perf_counter()
-            response = client.get(url)
-            found.append((at, (time.perf_counter() - started) * 1000))
-            if response.status_code != 200:
-                raise SystemExit(f"{url} answered {response.status_code}")
+def children(parent: int) -> list[int]:
+    found = [parent]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
     return found
 
 
-class Burst:
-    """``BURST_CLIENTS`` threads, each sending one request after another until stopped:
-    wrong passwords for an account of its own (``email`` given), or loads of ``/signin``."""
+class Database:
+    """SQLite in the data directory, or a throw-away PostgreSQL server; ``pids()`` are the
+    processes whose CPU counts as the database's (none for SQLite: it runs in the app)."""
 
-    def __init__(self, base: str, wrong_passwords: bool) -> None:
-        self.base, self.wrong_passwords = base, wrong_passwords
-        self.stop = threading.Event()
-        self.statuses: Counter[str] = Counter()
-        self.started = time.monotonic()
-        self.first_refusal: float | None = None
-        self.threads = [
-            threading.Thread(target=self.client, args=(f"example-{n + 1}@railstutorial.org",))
-            for n in range(BURST_CLIENTS)
-        ]
+    def __init__(self, kind: str, data: Path) -> None:
+        self.kind, self.server = kind, None
+        self.url = f"sqlite:///{data / 'db.sqlite3'}"
+        if kind == "postgresql":
+            self.server = PostgresServer().start()
+            with psycopg.connect(self.server.url.replace("/sampleapp", "/postgres")) as c:
+                c.autocommit = True
+                c.execute("CREATE DATABASE sampleapp")
+            self.url = self.server.url
 
-    def __enter__(self) -> Burst:
-        for thread in self.threads:
-            thread.start()
-        return self
+    def pids(self) -> list[int]:
+        if self.server is None:
+            return []
+        postmaster = int((self.server.data / "postmaster.pid").read_text().split()[0])
+        return children(postmaster)
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
 
-    def client(self, email: str) -> None:
-        with httpx.Client(base_url=self.base, timeout=60) as client:
-            form = client.get("/signin").text
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
-            assert token is not None, "no CSRF token on /signin"
-            data = {
-                "csrfmiddlewaretoken": token.group(1),
-                "session[email]": email,
-                "session[password]": "not the password",
-            }
-            while not self.stop.is_set():
-                if not self.wrong_passwords:
-                    self.statuses[str(client.get("/signin").status_code)] += 1
-                    continue
-                response = client.post("/sessions", data=data)
-                status = str(response.status_code)
-                if status == "429" and "busy" in response.text:
-                    status = "429 busy"  # no slot for a password check came free in time
-                elif status == "429" and "from your address" in response.text:
-                    status = "429 nginx"  # past the proxy's rate for the password forms
-                self.statuses[status] += 1
-                if status == "429" and self.first_refusal is None:
-                    self.first_refusal = time.monotonic()
+    def plans(self, user_id: int) -> str:
+        """EXPLAIN ANALYZE of the feed's and the profile's queries, for the example user."""
+        from sampleapp.web import reads
+
+        queries = (
+            ("feed count", reads.FEED_COUNT, [user_id, user_id]),
+            ("feed, first page", f"{reads.FEED_PAGE} LIMIT 30", [user_id, user_id]),
+            ("profile with its counts", reads.PROFILE, [user_id]),
+            ("profile, first page", f"{reads.POSTS_PAGE} LIMIT 30", [user_id]),
+        )
+        assert self.server is not None
+        out = []
+        with psycopg.connect(self.server.url) as c:
+            c.execute("ANALYZE")
+            for name, sql, params in queries:
+                rows = c.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}", params).fetchall()
+                out.append(f"{name}:\n" + "\n".join(r[0] for r in rows))
+        return "\n\n".join(out)
 
 
 @contextmanager
-def behind_nginx(app: str, workdir: Path) -> Iterator[str]:
-    """The deployments' proxy in front of ``app``: nginx from deploy/nginx/nginx.conf.j2 (its
-    limit on the password forms included), rendered for that one server; yields its URL."""
-    port = free_port()
-    settings = config.renderer_settings(
-        {
-            "NGINX_LISTEN": f"127.0.0.1:{port}",
-            "NGINX_RUNTIME_DIR": str(workdir / "nginx"),
-            "NGINX_STATIC_ROOT": str(workdir / "public"),
-            "NGINX_ACCESS_LOG": "off",
-        }
-    )
-    (workdir / "public").mkdir(mode=0o755, exist_ok=True)
-    Renderer(settings).prepare()
-    nginx = Nginx(settings.nginx_bin, settings.runtime_dir)
-    nginx.conf.write_text(render(settings, [Server("bench", app.removeprefix("http://"))]))
-    nginx.start(generation=1, listen=settings.listen)
+def serving(env: dict[str, str], log: Path, workers: int) -> Iterator[tuple[str, list[int]]]:
+    """``sampleapp serve --workers N``; yields its URL and its processes' ids."""
+    base, server = start_server(env, log, "--workers", str(workers))
     try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        nginx.stop()
-
-
-def help_during_a_sign_in_burst(env: dict[str, str], log: Path) -> str:
-    app, server = start_server(env, log)  # the deployed default: 2 workers
-    try:
-        wait_ready(app, server)
-        with behind_nginx(app, log.parent) as base:
-            return measure_help(base)
+        wait_ready(base, server)
+        session = subprocess.run(["pgrep", "-s", str(server.pid)], capture_output=True, text=True)
+        yield base, [int(p) for p in session.stdout.split()]
     finally:
         stop_server(server)
 
 
-def measure_help(base: str) -> str:
-    """/help is timed from a process of its own, started before any client thread: the 16
-    clients' threads would otherwise hold this process's GIL and slow the measuring itself
-    (``time.monotonic`` is the machine's clock, so both processes' times compare)."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as timer:
-        return measure_help_with(
-            base, lambda seconds: timer.submit(latencies, base + "/help", seconds).result()
-        )
+def cost(
+    url: str, cookie: str | None, app: list[int], db: Callable[[], list[int]]
+) -> dict[str, float]:
+    """One ``wrk`` run at one connection, with the CPU per request of the app and the database."""
+    db_pids = db()
+    before = cpu_seconds(app), cpu_seconds(db_pids)
+    r = wrk(url, 1, SECONDS, cookie)
+    app_ms = (cpu_seconds(app) - before[0]) * 1000 / r["requests"]
+    db_ms = (cpu_seconds(db_pids) - before[1]) * 1000 / r["requests"]
+    return {**r, "app_ms": app_ms, "db_ms": db_ms}
 
 
-def measure_help_with(base: str, timed: Callable[[float], list[tuple[float, float]]]) -> str:
-    timed(1)  # warm up
-    print(f"▶ /help alone, {BURST_SECONDS} s")
-    idle = timed(BURST_SECONDS)
-    print(f"▶ /help while {BURST_CLIENTS} clients load /signin, {BURST_SECONDS} s")
-    with Burst(base, wrong_passwords=False):
-        busy = timed(BURST_SECONDS)
-    print(f"▶ /help during {BURST_CLIENTS} parallel wrong sign-ins, {BURST_SECONDS} s")
-    with Burst(base, wrong_passwords=True) as burst:
-        attacked = timed(BURST_SECONDS)
-        # On a busy machine the hashes before the first 429 can fill the whole run: go on
-        # until the throttle has held for BURST_SECONDS (at most BURST_LIMIT in all).
-        while time.monotonic() < min(
-            (burst.first_refusal or float("inf")) + BURST_SECONDS,
-            burst.started + BURST_LIMIT,
-        ):
-            attacked += timed(1)
-    throttled_at = burst.first_refusal or float("inf")
-    phases = [
-        ("alone", idle),
-        (f"{BURST_CLIENTS} clients loading /signin (no password)", busy),
-        (f"{BURST_CLIENTS} clients posting wrong passwords: all of it", attacked),
-        ("... until the throttle's first 429", [(t, ms) for t, ms in attacked if t < throttled_at]),
-        (
-            "... from the throttle's first 429 on",
-            [(t, ms) for t, ms in attacked if t >= throttled_at],
-        ),
+def check_pages(base: str, cookie: str, pages: tuple[tuple, ...]) -> None:  # type: ignore[type-arg]
+    for name, path, signed_in, shows, _ in pages:
+        page = httpx.get(base + path, headers={"Cookie": cookie} if signed_in else {}).text
+        if shows not in page:
+            raise SystemExit(f"{name}: {path} does not show {shows!r}")
+
+
+def page_costs(env: dict[str, str], db: Database, log: Path, pages: tuple) -> list[dict]:  # type: ignore[type-arg]
+    """Each page's median over ROUNDS rounds at one connection, one worker."""
+    with serving(env, log, 1) as (base, app):
+        cookie = sign_in(base)
+        check_pages(base, cookie, pages)
+        for _, path, signed_in, _, _ in pages:
+            wrk(base + path, 2, 2, cookie if signed_in else None)  # warm up
+        runs: dict[str, list[dict[str, float]]] = {p[0]: [] for p in pages}
+        for n in range(ROUNDS):
+            for name, path, signed_in, _, _ in pages:
+                print(f"▶ {db.kind}, round {n + 1}/{ROUNDS}: {name}")
+                runs[name].append(cost(base + path, cookie if signed_in else None, app, db.pids))
+    return [
+        {"page": p, **{k: statistics.median(r[k] for r in runs[p[0]]) for k in runs[p[0]][0]}}
+        for p in pages
     ]
-    alone = percentile([ms for _, ms in idle], 50)
+
+
+def throughput(env: dict[str, str], db: Database, log: Path) -> dict[str, float]:
+    """Requests per second of each page at 16 connections, two workers (the deployed default)."""
+    found = {}
+    with serving(env, log, 2) as (base, _):
+        cookie = sign_in(base)
+        for name, path, signed_in, _, _ in PAGES:
+            print(f"▶ {db.kind}, {THROUGHPUT_CONNECTIONS} connections, 2 workers: {name}")
+            page_cookie = cookie if signed_in else None
+            wrk(base + path, 2, 2, page_cookie)
+            found[name] = wrk(base + path, THROUGHPUT_CONNECTIONS, THROUGHPUT_SECONDS, page_cookie)[
+                "rps"
+            ]
+    return found
+
+
+PROFILE_CHILD = """
+import cProfile, io, logging, pstats, sys
+import django
+django.setup()
+logging.getLogger("sampleapp.requests").setLevel(logging.WARNING)
+from django.core.handlers.wsgi import WSGIHandler
+from django.test import Client
+from sampleapp import demo
+from sampleapp.web.users.models import User
+client = Client()
+client.force_login(User.objects.get(email=demo.EMAIL))
+cookie = "; ".join(f"{k}={v.value}" for k, v in client.cookies.items())
+app = WSGIHandler()
+def get():
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1",
+        "HTTP_COOKIE": cookie, "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr}
+    body = b"".join(app(environ, lambda status, headers: None))
+    assert b"Micropost Feed" in body
+for _ in range(50):
+    get()
+profile = cProfile.Profile()
+profile.runcall(lambda: [get() for _ in range(int(sys.argv[1]))])
+pstats.Stats(profile).dump_stats(sys.argv[2])
+"""
+
+
+def profiled(env: dict[str, str], data: Path) -> str:
+    """The top entries of cProfile around the signed-in feed page, per request, by own time."""
+    out = data / "feed.prof"
+    print(f"▶ cProfile around {PROFILE_REQUESTS} requests of the signed-in feed")
+    subprocess.run(
+        [sys.executable, "-c", PROFILE_CHILD, str(PROFILE_REQUESTS), str(out)],
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    stats = pstats.Stats(str(out))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    entries = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:PROFILE_TOP]  # type: ignore[attr-defined]
     rows = [
         [
-            name,
-            len(values),
-            f"{percentile(values, 50):.1f} ms",
-            f"{percentile(values, 99):.1f} ms",
-            f"{max(values):.1f} ms",
-            f"{percentile(values, 50) / alone:.1f}x",
+            f"`{short(file)}:{line}({function})`",
+            f"{calls / PROFILE_REQUESTS:.0f}",
+            f"{own / PROFILE_REQUESTS * 1000:.3f}",
+            f"{own / total:.0%}",
         ]
-        for name, timed in phases
-        if (values := [ms for _, ms in timed])
+        for (file, line, function), (_, calls, own, _, _) in entries
     ]
-    answers = ", ".join(f"{n} x {status}" for status, n in sorted(burst.statuses.items()))
-    first = "never" if burst.first_refusal is None else f"{throttled_at - burst.started:.1f} s"
-    seconds = attacked[-1][0] - burst.started
     return (
-        f"`/help`, one request at a time for {BURST_SECONDS} s, through the deployments' nginx "
-        "(rendered from deploy/nginx/nginx.conf.j2, its limit on the password forms: 2 POSTs a "
-        "second per address after a burst of 10) in front of `sampleapp serve` as deployed "
-        "(2 gthread workers, 4 threads each): alone, while "
-        f"{BURST_CLIENTS} clients load `/signin` without pause (the load of any 16 busy "
-        f"clients), and while {BURST_CLIENTS} clients post wrong passwords to `/sessions` "
-        "without pause (16 accounts, one loopback address). The wrong sign-ins were answered "
-        f"{answers} (200: the password was hashed and was wrong; 429: refused by the throttle "
-        "without hashing; 429 busy: refused without hashing, uncounted, because the worker's "
-        "password check slot was taken with another attempt waiting for it; 429 nginx: refused "
-        "by the proxy, never reaching the app) in "
-        f"{seconds:.0f} s; the first throttle 429 came {first} into the burst, and "
-        f"`/help` was measured until {BURST_SECONDS} s after it. Goal: p50 within 2x "
-        "of alone.\n\n" + table(["/help", "Requests", "p50", "p99", "max", "p50 / alone"], rows)
+        f"Under cProfile a request takes {total / PROFILE_REQUESTS * 1000:.1f} ms (the profiler "
+        "multiplies the cost of each call). Own time, per request:\n\n"
+        + table(["function", "calls", "ms", "share"], rows)
     )
 
 
-def app_env(data: Path, instance: str) -> dict[str, str]:
-    """The production settings of one app server on SQLite under ``data`` (the benches')."""
-    return {
-        **os.environ,
-        "SAMPLEAPP_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "SAMPLEAPP_DATA_DIR": str(data),
-        "DATABASE_URL": f"sqlite:///{data / 'db.sqlite3'}",
-        "EMAIL_URL": "console://",
-        "SITE_URL": "http://127.0.0.1",
-        "STATIC_ROOT": str(data / "static"),
-        "INSTANCE_ID": instance,
-        "DJANGO_SETTINGS_MODULE": "sampleapp.web.settings",
-    }
+def short(path: str) -> str:
+    for marker in ("site-packages/", "python3.11/", str(ROOT) + "/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
+def page_sizes(env: dict[str, str], data: Path) -> list[list[object]]:
+    """Each page's bytes on the wire through the deployments' nginx, with and without gzip."""
+    rows: list[list[object]] = []
+    with serving(env, data / "server.log", 2) as (app, _), behind_nginx(app, data) as base:
+        cookie = sign_in(base)
+        for name, path, signed_in, _, _ in PAGES:
+            size = wire.measure(base, name, path, cookie if signed_in else None)
+            encoding = size.served_encoding or "none"
+            rows.append([name, f"{size.identity_bytes:,}", f"{size.served_bytes:,}", encoding])
+    return rows
+
+
+def run(kind: str, load: list[float]) -> dict[str, object]:
+    """Everything measured on one database, in a fresh data directory removed afterwards."""
+    data = Path(tempfile.mkdtemp(prefix=f"sampleapp-bench-{kind}-"))
+    data.chmod(0o755)  # nginx's workers may run as nobody
+    db = Database(kind, data)
+    found: dict[str, object] = {}
+    try:
+        env = {**app_env(data, "bench"), "DATABASE_URL": db.url}
+        print(f"▶ {kind}: a fresh database with the sample data")
+        prepare(env)
+        log = data / "server.log"
+        found["costs"] = page_costs(env, db, log, PAGES)
+        load.append(os.getloadavg()[0])
+        found["rps"] = throughput(env, db, log)
+        if kind == "sqlite":
+            found["profile"] = profiled(env, data)
+            found["sizes"] = page_sizes(env, data)
+            found["burst"] = burst.help_during_a_sign_in_burst(env, log)
+        else:
+            found["plans"] = db.plans(1)
+            print("▶ populate --scale: 1,000 users, 100,000 microposts")
+            prepare(env, "--scale")
+            found["scaled"] = page_costs(env, db, log, SCALED)
+            found["scaled_plans"] = db.plans(1)
+    finally:
+        db.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    return found
 
 
 def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: install Debian's `wrk` package (make system-deps)")
-    data = Path(tempfile.mkdtemp(prefix="sampleapp-bench-"))
-    env = app_env(data, "bench")
-    load_before = os.getloadavg()[0]
-    print("▶ Preparing a fresh SQLite database with the sample data")
-    prepare(env)
-    log = data / "server.log"
-    base, server = start_server(env, log, "--workers", "1")
-    try:
-        wait_ready(base, server)
-        cookie = sign_in(base)
-        pages = [
-            ("Home, signed out", "/", None),
-            ("Home with feed (signed in, example user)", "/", cookie),
-            ("Users index (signed in)", "/users", cookie),
-            ("Profile of user 3 (signed in, 50 posts)", "/users/3", cookie),
-        ]
-        for _, path, page_cookie in pages:
-            wrk(base + path, 2, 2, page_cookie)  # warm up: templates, connections
-        rows = []
-        for name, path, page_cookie in pages:
-            for connections in CONNECTIONS:
-                print(f"▶ wrk {DURATION} s, {connections} connection(s): {name}")
-                r = wrk(base + path, connections, DURATION, page_cookie)
-                rows.append(
-                    [
-                        name,
-                        connections,
-                        f"{r['rps']:.0f}",
-                        f"{r['p50']:.2f} ms",
-                        f"{r['p99']:.2f} ms",
-                    ]
-                )
-    finally:
-        stop_server(server)
-    load_pages = os.getloadavg()[0]
-    try:
-        burst = help_during_a_sign_in_burst(env, log)
-    finally:
-        shutil.rmtree(data, ignore_errors=True)
-    body = (
-        f"`sampleapp serve --workers 1` (gunicorn gthread, 4 threads), `SAMPLEAPP_ENV=production`, "
-        f"SQLite with the populated sample data, loopback. `wrk -t1 -d{DURATION}s --latency`, "
-        "after a warm-up. The thesis's Rails app took 18-19 ms per page; the target for the "
-        "signed-in feed is a p50 under 10 ms at one connection. Load average (1 min) before and "
-        f"after the pages: {load_before:.1f} / {load_pages:.1f}, after the burst: "
-        f"{os.getloadavg()[0]:.1f} (other jobs on the machine share its 2 cores).\n\n"
-        + table(["Page", "Connections", "Requests/s", "p50", "p99"], rows)
+    load = [os.getloadavg()[0]]
+    sqlite, postgres = run("sqlite", load), run("postgresql", load)
+    write_section("app", "Application (gunicorn)", report(sqlite, postgres, load))
+
+
+def ms(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def report(sqlite: dict, postgres: dict, load: list[float]) -> str:  # type: ignore[type-arg]
+    rows = []
+    for kind, found in (("SQLite", sqlite), ("PostgreSQL", postgres)):
+        for c in found["costs"]:
+            name, target = c["page"][0], c["page"][4]
+            met = "" if target is None else ("yes" if c["app_ms"] <= target else "no")
+            rows.append(
+                [
+                    name,
+                    kind,
+                    ms(c["app_ms"]),
+                    ms(c["db_ms"]),
+                    ms(c["p50"]),
+                    ms(c["p99"]),
+                    target or "",
+                    met,
+                ]
+            )
+    rps = [
+        [name, f"{sqlite['rps'][name]:.0f}", f"{postgres['rps'][name]:.0f}"] for name, *_ in PAGES
+    ]
+    scaled = []
+    for before, after in zip(postgres["costs"][1::2], postgres["scaled"], strict=True):
+        was, now = before["app_ms"] + before["db_ms"], after["app_ms"] + after["db_ms"]
+        scaled.append(
+            [
+                before["page"][0],
+                ms(before["app_ms"]),
+                ms(after["app_ms"]),
+                ms(was),
+                ms(now),
+                f"{now / was:.2f}x",
+                "yes" if now <= 1.5 * was else "no",
+                ms(before["p50"]),
+                ms(after["p50"]),
+            ]
+        )
+    return (
+        f"`sampleapp serve` (gunicorn gthread, 4 threads a worker), `SAMPLEAPP_ENV=production`, "
+        f"loopback, signed in as the example user through the form. `wrk -t1 --latency` after a "
+        f"warm-up. CPU ms per request: the app server's processes (and PostgreSQL's) over "
+        f"{SECONDS} s at one connection, one worker, the median of {ROUNDS} rounds. Load average "
+        f"(1 min) before, after SQLite's pages, after PostgreSQL's: "
+        + " / ".join(f"{x:.1f}" for x in load[:3])
+        + ".\n\n"
+        + table(
+            [
+                "Page",
+                "Database",
+                "app CPU ms/req",
+                "DB CPU ms/req",
+                "p50 ms",
+                "p99 ms",
+                "target (app)",
+                "met",
+            ],
+            rows,
+        )
+        + f"\n\nRequests per second, two workers (the deployed default), "
+        f"{THROUGHPUT_CONNECTIONS} connections, {THROUGHPUT_SECONDS} s:\n\n"
+        + table(["Page", "SQLite", "PostgreSQL"], rps)
+        + "\n\n### The feed at scale (PostgreSQL)\n\n`populate --scale`: 1,000 users, 100,000 "
+        "microposts, 18,087 relationships; the example user's feed grows from 250 microposts to "
+        "5,000 (49 followed users and their own, 100 each). Goal: app + database CPU per "
+        "request no more than 1.5x the sample data's.\n\n"
+        + table(
+            [
+                "Page",
+                "app ms, sample",
+                "app ms, scaled",
+                "app+DB ms, sample",
+                "app+DB ms, scaled",
+                "ratio",
+                "met",
+                "p50 ms, sample",
+                "p50 ms, scaled",
+            ],
+            scaled,
+        )
+        + "\n\nQuery plans (`EXPLAIN (ANALYZE, COSTS OFF)`, example user), sample data:\n\n```\n"
+        + postgres["plans"]
+        + "\n```\n\nScaled:\n\n```\n"
+        + postgres["scaled_plans"]
+        + "\n```\n"
+        + "\n### Where the feed's time goes\n\n"
+        + sqlite["profile"]
+        + "\n\n### Bytes on the wire\n\nThrough the deployments' nginx, SQLite, each page once, "
+        "every byte of the response counted (sampleapp/cost/pages.py):\n\n"
+        + table(
+            ["Page", "no Accept-Encoding", "Accept-Encoding: gzip", "Content-Encoding"],
+            sqlite["sizes"],
+        )
         + "\n\n### /help during a burst of wrong sign-ins\n\n"
-        + burst
+        + sqlite["burst"]
     )
-    print(body)
-    write_section("app", "Application (gunicorn, 1 worker)", body)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 A fresh SQLite database with the sample data, ``sampleapp serve`` as deployed (production
 settings, 2 workers) behind the deployments' nginx (deploy/nginx/nginx.conf.j2 rendered for that
-one server): the same pieces as bench/app.py, reused from it. Through the proxy, the home page
+one server): the same pieces as bench/app.py (bench/server.py). Through the proxy, the home page
 signed out, the profile of user 1 and the home page signed in with its feed are each fetched
 with and without ``Accept-Encoding: gzip`` (sampleapp/cost/pages.py counts every byte), and the
 figures go to deploy/cost/page-sizes.yaml with the machine and the date.
@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.app import app_env, behind_nginx, prepare, start_server, stop_server, wait_ready
 from bench.measure import sign_in
+from bench.server import app_env, behind_nginx, prepare, start_server, stop_server, wait_ready
 from sampleapp.cost import pages
 
 PAGES = (("home", "/", False), ("profile", "/users/1", False), ("feed", "/", True))

@@ -58,6 +58,7 @@ def wrk(url: str, connections: int, seconds: int, cookie: str | None) -> dict[st
     if "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit(f"wrk saw errors for {url}:\n{out}")
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    result["requests"] = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     for pct in ("50", "99"):
         value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()  # type: ignore[union-attr]
         result[f"p{pct}"] = float(value) * UNITS[unit]

@@ -148,21 +148,35 @@ class Page:
         inputs = [i for i in self.select("input[type=submit]") if i.get("value") == text]
         return inputs + [b for b in self.select("button") if b.text == text]
 
-    def form_of(self, button_text: str) -> dict[str, str]:
-        """The action and hidden fields of the form holding a button (to "click" it)."""
-        for form in self.select("form"):
-            if any(b in form.descendants() for b in self.buttons(button_text)):
-                fields = {
-                    i["name"]: i.get("value", "") or ""
-                    for i in form.select("input")
-                    if i.get("type") == "hidden"
-                }
-                return {"_action": form["action"], **fields}
-        raise AssertionError(f"no form with a {button_text!r} button")
+    def form_of(self, button_text: str, action: str | None = None) -> dict[str, str]:
+        """The action and hidden fields of the form a button submits (to "click" it): the form
+        holding it, or the one its ``form`` attribute names, at its ``formaction`` if it has one.
+        With ``action``, the first such button that posts there."""
+        for button in self.buttons(button_text):
+            form = self._owner(button)
+            if form is None:
+                continue
+            target = button.get("formaction") or form["action"]
+            if action is not None and target != action:
+                continue
+            fields = {
+                i["name"]: i.get("value", "") or ""
+                for i in form.select("input")
+                if i.get("type") == "hidden"
+            }
+            return {"_action": target, **fields}
+        raise AssertionError(
+            f"no form with a {button_text!r} button" + (f" to {action}" if action else "")
+        )
+
+    def _owner(self, button: Node) -> Node | None:
+        if button.get("form"):
+            return next(iter(self.select(f"form#{button['form']}")), None)
+        return next((f for f in self.select("form") if button in f.descendants()), None)
 
     def has_button(self, text: str, action: str | None = None) -> bool:
         try:
-            form = self.form_of(text)
+            self.form_of(text, action)
         except AssertionError:
             return False
-        return action is None or form["_action"] == action
+        return True

@@ -7,10 +7,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.db.models import Count
 
 from sampleapp.web.conftest import django_command, finish, shell_json
 from sampleapp.web.microposts.models import Micropost
 from sampleapp.web.relationships.models import Relationship
+from sampleapp.web.users.management.commands import populate
 from sampleapp.web.users.models import User
 
 COUNTS = (
@@ -101,3 +103,22 @@ def test_concurrent_populates_create_one_data_set(subprocess_env, fresh_database
     assert sum("Created 100 users" in out for out in outputs) == 1
     assert shell_json(env, COUNTS)[:3] == [100, 300, 87]
     assert len(shell_json(env, COUNTS)[3]) == 1
+
+
+@pytest.mark.django_db
+def test_populate_scale_grows_the_data_once_keeping_the_sample(monkeypatch) -> None:
+    monkeypatch.setattr(populate, "SCALE_USERS", 130)
+    monkeypatch.setattr(populate, "SCALE_POSTS_PER_USER", 60)
+    call_command("populate", "--scale", verbosity=0)
+    assert User.objects.count() == User.objects.active().count() == 130
+    assert Micropost.objects.count() == 130 * 60
+    assert set(
+        Micropost.objects.values_list("user_id").annotate(n=Count("id")).values_list("n", flat=True)
+    ) == {60}
+    admin = User.objects.get(email="example@railstutorial.org")
+    assert admin.followed_users.count() == 49  # the sample's graph is untouched
+    assert Relationship.objects.count() == 87 + 30 * populate.SCALE_FOLLOWS
+    before = (User.objects.count(), Micropost.objects.count(), Relationship.objects.count())
+    call_command("populate", "--scale", verbosity=0)
+    after = (User.objects.count(), Micropost.objects.count(), Relationship.objects.count())
+    assert before == after

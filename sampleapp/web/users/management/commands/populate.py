@@ -8,6 +8,10 @@ and then looks for the admin: a concurrent run waits, then finds the data and ad
 are bulk-inserted and the two passwords are hashed once each, so a run takes about a second.
 Faker is seeded, so every database gets the same names and sentences. Every user is activated,
 as in the later editions' seeds.
+
+``--scale`` then grows the data to 1,000 users and 100,000 microposts (the benchmark's larger data
+set, docs/BENCHMARKS.md): 900 more users, each following the 20 users after them; 100 microposts
+per user over the past year, the sample's included. It too runs once: a second run adds nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from faker import Faker
 
@@ -28,23 +32,91 @@ from sampleapp.web.users.models import User
 
 LOCK_KEY = 0x5A4D_504C  # any constant shared by every populate: "ZMPL"
 SEED = 2013
+SCALE_USERS = 1_000
+SCALE_POSTS_PER_USER = 100  # 100,000 in all
+SCALE_FOLLOWS = 20  # each added user follows the next 20
 
 
 class Command(BaseCommand):
     help = "Fill the database with the tutorial's sample data (does nothing when already there)"
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--scale",
+            action="store_true",
+            help=f"then grow to {SCALE_USERS:,} users and "
+            f"{SCALE_USERS * SCALE_POSTS_PER_USER:,} microposts (the benchmark's data)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            lock()
             if User.objects.filter(email=demo.EMAIL).exists():
                 self.stdout.write("Sample data already there: nothing to do")
-                return
-            users = make_users(Faker(), timezone.now())
-            make_microposts(Faker(), users[:6], timezone.now())
-            make_relationships(users)
-        self.stdout.write(f"Created {len(users)} users, {6 * 50} microposts, 87 relationships")
+            else:
+                users = make_users(Faker(), timezone.now())
+                make_microposts(Faker(), users[:6], timezone.now())
+                make_relationships(users)
+                self.stdout.write(
+                    f"Created {len(users)} users, {6 * 50} microposts, 87 relationships"
+                )
+        if options["scale"]:
+            with transaction.atomic():
+                lock()
+                self.stdout.write(scale(Faker(), timezone.now()))
+
+
+def lock() -> None:
+    """Hold the database's write lock (PostgreSQL: an advisory one) until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+
+
+def scale(fake: Faker, now: dt.datetime) -> str:
+    """The sample data grown to SCALE_USERS users with SCALE_POSTS_PER_USER microposts each."""
+    if User.objects.count() >= SCALE_USERS:
+        return "Scaled data already there: nothing to do"
+    fake.seed_instance(SEED + 1)
+    have = User.objects.count()
+    password = make_password("password")
+    User.objects.bulk_create(
+        User(
+            name=fake.name(),
+            email=f"example-{n}@railstutorial.org",
+            password=password,
+            activated=True,
+            activated_at=now,
+        )
+        for n in range(have, SCALE_USERS)
+    )
+    ids = list(User.objects.order_by("id").values_list("id", flat=True))
+    added = ids[have:]
+    Relationship.objects.bulk_create(
+        (
+            Relationship(follower_id=user, followed_id=ids[(have + i + k) % len(ids)])
+            for i, user in enumerate(added)
+            for k in range(1, SCALE_FOLLOWS + 1)
+        ),
+        batch_size=5_000,
+    )
+    counts = dict(Micropost.objects.values_list("user_id").annotate(n=models.Count("id")))
+    sentences = [fake.sentence(nb_words=5)[:140] for _ in range(200)]
+    minutes = 365 * 24 * 60 // SCALE_POSTS_PER_USER
+    posts = (
+        Micropost(
+            user_id=user,
+            content=sentences[(i + n) % len(sentences)],
+            created_at=now - dt.timedelta(minutes=minutes * n + i % minutes),
+        )
+        for i, user in enumerate(ids)
+        for n in range(counts.get(user, 0), SCALE_POSTS_PER_USER)
+    )
+    Micropost.objects.bulk_create(posts, batch_size=5_000)
+    return (
+        f"Scaled to {User.objects.count():,} users, {Micropost.objects.count():,} microposts, "
+        f"{Relationship.objects.count():,} relationships"
+    )
 
 
 def make_users(fake: Faker, now: dt.datetime) -> list[User]:
