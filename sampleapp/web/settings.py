@@ -370,6 +370,11 @@ STATIC_ROOT = Path(_env("STATIC_ROOT") or DATA_DIR / "static")
 # Outside production the files are served from the source tree, collected or not.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
+if PRODUCTION:  # hashed names and .gz copies, which the proxy serves as immutable for a year
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
 LOGGING = {
     "version": 1,
