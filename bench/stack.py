@@ -43,7 +43,7 @@ def ids() -> set[str]:
 def under_load(base: str, what: str, action: Callable[[], object]) -> list[object]:
     """One row: what, seconds the action took, failed of total requests, containers replaced."""
     before = ids()
-    with Load(base + "/", threads=4) as load:
+    with Load(base + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
         load.wait_for(40)
         seconds = timed(what, action)
         load.wait_for(40)
@@ -111,7 +111,7 @@ def proxy_rows(base: str, progress: Progress) -> list[list[object]]:
 def kill_row(base: str, progress: Progress) -> list[object]:
     """``kill -9`` of an app server: seconds until its key is gone (the lease TTL is 10 s)."""
     victim = compose.containers(load_settings(), "web")[0]
-    with Load(base + "/", threads=4) as load:
+    with Load(base + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
         load.wait_for(40)
         started = time.monotonic()
         engine.docker("kill", victim.id)
