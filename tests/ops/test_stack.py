@@ -32,6 +32,7 @@ from tests.support.docker import free_subnet
 from tests.support.etcd import free_port, wait_until
 
 pytestmark = pytest.mark.docker
+STATIC = re.compile(r'(?:href|src|data-[\w-]+)="(/static/[^"]+)"')  # a page's static files
 
 
 def registered() -> dict[str, str]:
@@ -65,6 +66,23 @@ def test_the_home_page_is_served_through_the_proxy(running_stack: StackEnv) -> N
     assert response.status_code == 200
     assert "Welcome to the Sample App" in response.text
     assert response.headers["X-Served-By"]
+
+
+def test_static_files_come_from_the_proxy_and_never_reach_an_app_server(
+    running_stack: StackEnv,
+) -> None:
+    """nginx serves /static/ from the files collected into its image: hashed names, kept a year,
+    their .gz copies to a client that asks (httpx does)."""
+    with site.client(running_stack.url) as http:
+        linked = {url for page in ("/", "/signin") for url in STATIC.findall(http.get(page).text)}
+        assert len(linked) >= 3, linked  # the stylesheet, the script, its placeholder picture
+        for url in sorted(linked):
+            response = http.get(url)
+            assert response.status_code == 200, url
+            assert "X-Served-By" not in response.headers, f"{url} reached an app server"
+            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+            assert response.headers["Content-Encoding"] == "gzip", url
+            assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 def test_https_is_served_with_hsts_and_plain_http_only_redirects_to_it(
