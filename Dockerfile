@@ -26,8 +26,11 @@ RUN python3 -m venv /opt/venv \
  && find faker/providers -mindepth 2 -maxdepth 2 -type d -name '[a-z][a-z]*_*' ! -name 'en_*' -exec rm -rf {} + \
  && python3 -m compileall -q -j 0 /opt/venv
 # Static files are baked into the image: the proxy role serves them from its own image, the infra
-# tag (sampleapp/ops/images.py), which a build that changes only the app does not replace.
-RUN mkdir -p /public && SAMPLEAPP_ENV=test SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+# tag (sampleapp/ops/images.py), whose inputs include sampleapp/web/static/. Collected as production
+# collects them (hashed names, .gz copies, the manifest pages link through); the production
+# settings need these variables to import, and nothing here reads them.
+RUN mkdir -p /public && SAMPLEAPP_ENV=production SECRET_KEY=build-only \
+    DATABASE_URL=sqlite:////tmp/build.sqlite3 SITE_URL=http://localhost EMAIL_URL=console:// \
     STATIC_ROOT=/public /opt/venv/bin/sampleapp manage collectstatic --noinput -v0
 
 FROM ${PYTHON_BASE}

@@ -92,7 +92,7 @@ class Tracker:
             worker.join(30)
 
     def _run(self) -> None:
-        headers = {"Connection": "close"}
+        headers = {"Connection": "close", **site.PAST_THE_PAGE_CACHE}  # each one to a server
         with httpx.Client(
             timeout=30, trust_env=False, headers=headers, verify=site.trust()
         ) as http:

@@ -2,8 +2,8 @@
 
 ``wire`` sends one GET over a plain socket and counts every byte that comes back (status line,
 headers and body as sent, chunk framing included), with and without ``Accept-Encoding: gzip``.
-The proxy does not compress today, so each body is also gzip-compressed here (level 6) to say
-what it would weigh once it does. ``bench/cost.py`` (``make bench-cost``) runs it against
+The proxy compresses (nginx's gzip, issue 12); each body is also gzip-compressed here (level 6),
+the estimate ``cost plan --gzip`` prices. ``bench/cost.py`` (``make bench-cost``) runs it against
 gunicorn behind the deployments' nginx and writes deploy/cost/page-sizes.yaml, which
 ``sampleapp cost plan`` reads for its bytes per request.
 """

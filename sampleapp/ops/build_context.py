@@ -24,11 +24,12 @@ from sampleapp.ops.settings import REPO
 
 # What proxy, dns and register-db run, besides the installed dependencies and the base image:
 # the entry point and what it imports for them (healthcheck included), the discovery package, the
-# nginx template and 503 page. The rest of sampleapp/ (the Django app, serve.py, ops/) is app-only.
+# nginx template and 503 page, and the static files the proxy serves (collected into the image).
+# The rest of sampleapp/ (the Django app, serve.py, ops/) is app-only.
 INFRA_FILES = frozenset({"Dockerfile", ".dockerignore", "requirements.lock"}) | {
     f"sampleapp/{name}.py" for name in ("__init__", "cli", "errors", "progress", "healthcheck")
 }
-INFRA_TREES = ("sampleapp/discovery/", "deploy/nginx/")
+INFRA_TREES = ("sampleapp/discovery/", "deploy/nginx/", "sampleapp/web/static/")
 # A .dockerignore pattern's tokens: `**` (with its slash), `*`, `?`, a [class], an escaped char.
 TOKENS = re.compile(r"\*\*/?|\*|\?|\[[^]]*\]|\\.|.", re.DOTALL)
 

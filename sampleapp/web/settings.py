@@ -11,7 +11,7 @@ Variables (``deploy/env.example`` documents each): SAMPLEAPP_ENV, SECRET_KEY(_FI
 POSTGRES_USER, POSTGRES_PASSWORD(_FILE), POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB,
 SAMPLEAPP_DATA_DIR, STATIC_ROOT, SITE_URL, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, INSTANCE_ID, DEBUG,
 THROTTLE_WINDOW, THROTTLE_ACCOUNT_LIMIT, THROTTLE_ADDRESS_LIMIT, THROTTLE_PASSWORD_CHECKS,
-THROTTLE_PASSWORD_WAIT, TRUSTED_PROXIES, and mail:
+THROTTLE_PASSWORD_WAIT, TRUSTED_PROXIES, PAGE_CACHE_SECONDS, and mail:
 EMAIL_URL (or EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD(_FILE), EMAIL_USE_TLS,
 EMAIL_USE_SSL), DEFAULT_FROM_EMAIL. Outside production mails are printed to the console; production
 requires EMAIL_URL or EMAIL_HOST (``EMAIL_URL=console://`` prints them there too, deliberately).
@@ -279,6 +279,7 @@ AUTHENTICATION_BACKENDS = ["sampleapp.web.users.backends.UserBackend"]
 
 MIDDLEWARE = [
     "sampleapp.web.middleware.ServedByMiddleware",
+    "sampleapp.web.caching.PageCacheMiddleware",
     "sampleapp.web.middleware.ContentSecurityPolicyMiddleware",
     "sampleapp.web.proxies.ForwardedProtoMiddleware",
     "sampleapp.web.middleware.Utf8FormsMiddleware",
@@ -378,6 +379,12 @@ STATIC_ROOT = Path(_env("STATIC_ROOT") or DATA_DIR / "static")
 # Outside production the files are served from the source tree, collected or not.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
+if PRODUCTION:  # hashed names and .gz copies, which the proxy serves as immutable for a year
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+PAGE_CACHE_SECONDS = int(_env("PAGE_CACHE_SECONDS", "2"))  # for anonymous pages: web/caching.py
 
 LOGGING = {
     "version": 1,

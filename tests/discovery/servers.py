@@ -189,6 +189,7 @@ class Load:
     url: str
     threads: int = 4
     method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. site.PAST_THE_PAGE_CACHE
     served_by: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -220,7 +221,7 @@ class Load:
     def _run(self) -> None:
         # "Connection: close" on every request: each one is a new TCP connection to nginx, so a
         # failure can only be the load balancer's, never a keep-alive race of the client.
-        headers = {"Connection": "close"}
+        headers = {"Connection": "close", **self.headers}
         with httpx.Client(timeout=20, trust_env=False, headers=headers, verify=trust()) as client:
             while not self._stop.is_set():
                 try:

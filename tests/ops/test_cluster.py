@@ -56,7 +56,10 @@ pytestmark = pytest.mark.docker
 
 def served_by(url: str, requests: int) -> Counter[str]:
     with httpx.Client(timeout=20, trust_env=False, verify=site.trust()) as http:
-        return Counter(http.get(url + "/").headers["X-Served-By"] for _ in range(requests))
+        return Counter(
+            http.get(url + "/", headers=site.PAST_THE_PAGE_CACHE).headers["X-Served-By"]
+            for _ in range(requests)
+        )
 
 
 def servers_on(c: Cluster, machine: str) -> list[str]:
@@ -472,7 +475,7 @@ def test_status_shows_machines_units_etcd_health_and_app_servers(serving: Cluste
 def test_stopping_core_03_under_load_fails_no_request_and_its_server_leaves_within_the_ttl(
     serving: Cluster, cluster_env: ClusterEnv
 ) -> None:
-    with Load(serving.url + "/", threads=4) as load:
+    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
         load.wait_for(40)
         stop_core_03(serving, cluster_env.lease_ttl)
         load.wait_for(60)
@@ -513,7 +516,7 @@ def test_a_server_the_proxy_cannot_reach_is_named_by_status_and_heal_brings_it_b
     serving: Cluster,
 ) -> None:
     [(instance, address)] = [(i, a) for i, a in registered(serving).items() if "core-03-" in i]
-    with Load(serving.url + "/", threads=4) as load:
+    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
         load.wait_for(20)
         drop_traffic_to(serving, address)
         said: list[str] = []
@@ -561,7 +564,7 @@ def test_cluster_deploy_of_a_new_app_version_under_load_fails_no_request(
     etcd keep their tasks, so nothing of the path a request takes is restarted."""
     before = set(registered(serving))
     kept = running_tasks(serving, KEPT)
-    with Load(serving.url + "/", threads=4) as load:
+    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
         load.wait_for(20)
         cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_app_version)
         load.wait_for(20)
@@ -598,7 +601,7 @@ def test_a_new_proxy_rolls_in_behind_the_edge_and_back_under_load_failing_no_req
     new_proxy = f"{nodes.REGISTRY_ALIAS}/{images.infra_image(new_infra_version)}@"
     kept = running_tasks(serving, ("edge", "etcd-1", "etcd-2", "etcd-3", "db"))
     proxies = running_tasks(serving, ("proxy",))["proxy"]
-    with Load(serving.url + "/", threads=4) as load:
+    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
         load.wait_for(20)
         cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_infra_version)
         load.wait_for(20)

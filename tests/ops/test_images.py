@@ -56,6 +56,7 @@ def test_an_app_only_change_changes_the_app_hash_but_not_the_infra_hash(tree: Pa
         "sampleapp/healthcheck.py",
         "sampleapp/cli.py",
         "deploy/nginx/nginx.conf.j2",
+        "sampleapp/web/static/css/custom.css",  # the proxy serves the image's collected files
         "requirements.lock",
         "Dockerfile",
     ],

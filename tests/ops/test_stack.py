@@ -32,10 +32,16 @@ from tests.support.docker import free_subnet
 from tests.support.etcd import free_port, wait_until
 
 pytestmark = pytest.mark.docker
+STATIC = re.compile(r'(?:href|src|data-[\w-]+)="(/static/[^"]+)"')  # a page's static files
 
 
 def registered() -> dict[str, str]:
     return driver.registered(stack.ComposeStack(load_settings(), reading=True))
+
+
+def get_page(url: str, path: str = "/") -> httpx.Response:
+    """A page as an app server renders it now: past the proxy's page cache."""
+    return httpx.get(url + path, timeout=10, verify=site.trust(), headers=site.PAST_THE_PAGE_CACHE)
 
 
 def test_missing_credentials_stop_up_before_anything_is_created(
@@ -60,6 +66,23 @@ def test_the_home_page_is_served_through_the_proxy(running_stack: StackEnv) -> N
     assert response.status_code == 200
     assert "Welcome to the Sample App" in response.text
     assert response.headers["X-Served-By"]
+
+
+def test_static_files_come_from_the_proxy_and_never_reach_an_app_server(
+    running_stack: StackEnv,
+) -> None:
+    """nginx serves /static/ from the files collected into its image: hashed names, kept a year,
+    their .gz copies to a client that asks (httpx does)."""
+    with site.client(running_stack.url) as http:
+        linked = {url for page in ("/", "/signin") for url in STATIC.findall(http.get(page).text)}
+        assert len(linked) >= 3, linked  # the stylesheet, the script, its placeholder picture
+        for url in sorted(linked):
+            response = http.get(url)
+            assert response.status_code == 200, url
+            assert "X-Served-By" not in response.headers, f"{url} reached an app server"
+            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+            assert response.headers["Content-Encoding"] == "gzip", url
+            assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 def test_https_is_served_with_hsts_and_plain_http_only_redirects_to_it(
@@ -101,10 +124,7 @@ def test_the_example_user_signs_in_posts_and_sees_the_post_in_the_feed(
 
 
 def test_twenty_requests_reach_all_three_replicas(running_stack: StackEnv) -> None:
-    served = Counter(
-        httpx.get(running_stack.url + "/", timeout=10, verify=site.trust()).headers["X-Served-By"]
-        for _ in range(20)
-    )
+    served = Counter(get_page(running_stack.url).headers["X-Served-By"] for _ in range(20))
     assert len(served) == 3, served
     web_hosts = {c.id for c in compose.containers(load_settings(), "web")}
     assert set(served) == web_hosts
@@ -114,17 +134,14 @@ def test_scaling_web_to_four_sends_traffic_to_the_fourth(running_stack: StackEnv
     stack.scale(load_settings(), "web", 4, Progress())
     web_hosts = {c.id for c in compose.containers(load_settings(), "web") if c.state == "running"}
     assert len(web_hosts) == 4
-    served = Counter(
-        httpx.get(running_stack.url + "/", timeout=10, verify=site.trust()).headers["X-Served-By"]
-        for _ in range(24)
-    )
+    served = Counter(get_page(running_stack.url).headers["X-Served-By"] for _ in range(24))
     assert set(served) == web_hosts, served
     stack.scale(load_settings(), "web", 3, Progress())
 
 
 def test_killing_a_replica_under_load_fails_no_request(running_stack: StackEnv) -> None:
     victim = compose.containers(load_settings(), "web")[0]
-    with Load(running_stack.url + "/", threads=4) as load:
+    with Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
         load.wait_for(40)
         engine.docker("kill", victim.id)
         # Gone within the lease TTL (10 s); the generous deadline only bounds a broken run, and
@@ -250,7 +267,7 @@ def test_up_run_again_with_the_build_changes_nothing_and_fails_no_request(
     stack.up(load_settings(), stack.Options(replicas=3), Progress())  # the first `up` with a build
     before = containers_by_service()
     certificate = (running_stack.secrets_dir / "tls_cert.pem").read_bytes()
-    with Load(running_stack.url + "/", threads=4) as load:
+    with Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
         load.wait_for(40)
         stack.up(load_settings(), stack.Options(replicas=3), Progress())
         load.wait_for(40)
@@ -272,7 +289,7 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
     try:
         support_docker.new_app_version(images.APP_IMAGE, footer=marker)
         assert images.infra_image() == images.infra_image(previous)
-        with Load(running_stack.url + "/", threads=4) as load:
+        with Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
             load.wait_for(40)
             stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
             load.wait_for(40)
@@ -284,9 +301,7 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
         assert after["migrate"] != before["migrate"], "migrate did not run on the new image"
         assert [c.exit_code for c in compose.containers(load_settings(), "migrate")] == [0]
         assert set(registered()) == after["web"]
-        pages = [
-            httpx.get(running_stack.url + "/", timeout=10, verify=site.trust()) for _ in range(12)
-        ]
+        pages = [get_page(running_stack.url) for _ in range(12)]
         assert {page.headers["X-Served-By"] for page in pages} == after["web"]
         assert all(marker in page.text for page in pages)
     finally:  # the stack goes back to the tree's image, rolled the same way
@@ -306,7 +321,7 @@ def test_a_new_proxy_takes_over_the_published_port_and_fails_no_request(
     infra = support_docker.new_app_version(f"sampleapp-test/infra:{os.getpid()}")
     try:
         monkeypatch.setenv("SAMPLEAPP_INFRA_IMAGE", infra)
-        with Load(running_stack.url + "/", threads=4) as load:
+        with Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
             load.wait_for(40)
             stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
             load.wait_for(40)

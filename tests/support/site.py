@@ -19,6 +19,12 @@ DEMO_EMAIL, DEMO_PASSWORD = demo.LOGIN
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
+# The proxy's page cache (deploy/nginx/nginx.conf.j2) never answers a request carrying a session
+# cookie. A test or benchmark that must reach an app server with a page (to see which one answers
+# it, X-Served-By, or that one answers at all during a roll) sends this; it signs no one in.
+PAST_THE_PAGE_CACHE = {"Cookie": "sessionid=none"}
+
+
 def csrf_token(html: str) -> str:
     found = TOKEN.search(html)
     assert found, "no CSRF token in the page"

@@ -99,6 +99,7 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         }
         child = {"PATH": "/usr/bin:/bin", "SAMPLEAPP_DATA_DIR": str(base), **env}
         manage(child, "migrate", "--noinput")
+        manage(child, "collectstatic", "--noinput", "-v0")  # production links the manifest's names
         create = (
             "from sampleapp.web.users.models import User; User.objects.create_user("
             f"name='Example User', email={site.DEMO_EMAIL!r}, password={site.DEMO_PASSWORD!r}, "
