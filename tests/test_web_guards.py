@@ -28,6 +28,7 @@ LAYOUT_TEMPLATES = {
     "_header.html",
     "_footer.html",
     "shared/_error_messages.html",
+    "shared/_delete_form.html",
     "404.html",
 }
 

@@ -23,10 +23,12 @@ import os
 import secrets
 import socket
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from sampleapp.web import email_url
 
 WEB_DIR = Path(__file__).resolve().parent
 REPO_DIR = WEB_DIR.parents[1]
@@ -121,6 +123,11 @@ def _database() -> dict[str, object]:
         # libpq's own options: connect within 3 s, and drop a connection whose writes go
         # unacknowledged for 5 s or whose idle keepalives go unanswered.
         config["OPTIONS"] = {
+            # Parameters bound by the server, and a query run five times on a connection kept as
+            # a prepared statement: planning was most of PostgreSQL's time on a page's small
+            # queries (docs/BENCHMARKS.md). No connection pooler sits in between to lose them.
+            "server_side_binding": True,
+            "prepare_threshold": 5,
             "connect_timeout": 3,
             "keepalives": 1,
             "keepalives_idle": 10,
@@ -131,48 +138,16 @@ def _database() -> dict[str, object]:
     return config
 
 
-EMAIL_BACKENDS = {
-    "smtp": "django.core.mail.backends.smtp.EmailBackend",
-    "console": "django.core.mail.backends.console.EmailBackend",
-    "dummy": "django.core.mail.backends.dummy.EmailBackend",
-}
-# EMAIL_URL scheme: (backend, TLS, SSL, default port). smtp+tls is STARTTLS; smtps is TLS at once.
-EMAIL_SCHEMES = {
-    "smtp": ("smtp", False, False, 25),
-    "smtp+tls": ("smtp", True, False, 587),
-    "submission": ("smtp", True, False, 587),
-    "smtps": ("smtp", False, True, 465),
-    "smtp+ssl": ("smtp", False, True, 465),
-    "console": ("console", False, False, 0),
-    "dummy": ("dummy", False, False, 0),
-}
-
-
 def _email() -> dict[str, object]:
     """The EMAIL_* settings from EMAIL_URL, else from EMAIL_HOST and its companions."""
     url = _env("EMAIL_URL")
     if url:
-        parts = urlsplit(url)
-        if parts.scheme not in EMAIL_SCHEMES:
-            raise ImproperlyConfigured(
-                f"EMAIL_URL has the scheme {parts.scheme!r}: use one of "
-                f"{', '.join(EMAIL_SCHEMES)} (e.g. smtp+tls://user:password@host:587)"
-            )
-        backend, tls, ssl, default_port = EMAIL_SCHEMES[parts.scheme]
-        return {
-            "EMAIL_BACKEND": EMAIL_BACKENDS[backend],
-            "EMAIL_HOST": parts.hostname or "localhost",
-            "EMAIL_PORT": parts.port or default_port,
-            "EMAIL_HOST_USER": unquote(parts.username or ""),
-            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-            "EMAIL_USE_TLS": tls,
-            "EMAIL_USE_SSL": ssl,
-        }
+        return email_url.parse(url)
     host = _env("EMAIL_HOST")
     if host:
         ssl = _env("EMAIL_USE_SSL", "0").lower() in {"1", "true", "yes"}
         return {
-            "EMAIL_BACKEND": EMAIL_BACKENDS["smtp"],
+            "EMAIL_BACKEND": email_url.BACKENDS["smtp"],
             "EMAIL_HOST": host,
             "EMAIL_PORT": int(_env("EMAIL_PORT") or (465 if ssl else 25)),
             "EMAIL_HOST_USER": _env("EMAIL_HOST_USER"),
@@ -187,7 +162,7 @@ def _email() -> dict[str, object]:
             "EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and EMAIL_USE_TLS; "
             "EMAIL_URL=console:// prints the mails to the log instead"
         )
-    return {"EMAIL_BACKEND": EMAIL_BACKENDS["console"]}
+    return {"EMAIL_BACKEND": email_url.BACKENDS["console"]}
 
 
 # Names every server answers to, whatever SITE_URL says: the probes of the server's own

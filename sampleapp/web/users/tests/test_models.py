@@ -231,7 +231,10 @@ class TestStatus:
 
 def feed_plan(user: User) -> str:
     """The database's plan for the first page of ``user``'s feed, as the home page reads it."""
-    sql, params = f"{reads.FEED_PAGE} LIMIT 30", [user.pk, user.pk]
+    if connection.vendor == "postgresql":
+        sql, params = f"{reads.FEED_PAGE_POSTGRESQL} LIMIT 30", [user.pk, user.pk, 30]
+    else:
+        sql, params = f"{reads.FEED_PAGE} LIMIT 30", [user.pk, user.pk]
     explain = "EXPLAIN" if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN"
     with connection.cursor() as cursor:
         cursor.execute(f"{explain} {sql}", params)
@@ -266,6 +269,12 @@ def test_the_feeds_first_page_is_read_through_an_index_among_100000_posts() -> N
     authors_ids = [user.pk, *(u.pk for u in followed)]
     expected = Micropost.objects.filter(user_id__in=authors_ids).newest_first()[:30]
     assert list(user.feed()[:30]) == list(expected)
+    newest = Micropost.objects.filter(user_id__in=authors_ids).newest_first()
+    listed = reads.feed(user.pk)  # what the home page reads, a page at a time
+    assert listed.count() == newest.count() == 6 * 1000
+    for first in (0, 30, 5970):
+        page = listed[first : first + 30]
+        assert [p.id for p in page] == [p.pk for p in newest[first : first + 30]]
 
 
 def test_following_a_user_shows_in_both_directions(make_user) -> None:
