@@ -30,7 +30,7 @@ FEED_PAGE = (
     f"JOIN users u ON u.id = m.user_id WHERE m.user_id IN ({FEED_AUTHORS}) {NEWEST_FIRST}"
 )
 # PostgreSQL reads only each author's newest posts down to the page's end (their index,
-# microposts_user_created, in order), then sorts those: the query above reads every post of every
+# microposts_user_newest, in order), then sorts those: the query above reads every post of every
 # author, 5,000 of them for the example user at 100,000 microposts. SQLite has no LATERAL.
 FEED_PAGE_POSTGRESQL = (
     "SELECT m.id, m.user_id, m.content, m.created_at, u.name, u.email "
