@@ -48,7 +48,7 @@ def traffic(options: Options, requests_per_hour: int | None = None) -> tuple[Tra
     if options.request_bytes is not None:
         return Traffic(rate, Decimal(options.request_bytes), "given by --request-bytes"), ""
     sizes = pages.load(options.page_sizes)
-    kind = "gzip-compressed, estimated" if options.gzip else "as served today, uncompressed"
+    kind = "gzip-compressed here, estimated" if options.gzip else "as the proxy serves a browser"
     names = ", ".join(
         f"{p.name} {p.gzip_estimate_bytes if options.gzip else p.served_bytes} B"
         for p in sizes.pages
