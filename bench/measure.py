@@ -36,6 +36,9 @@ def sign_in(base: str) -> str:
             raise SystemExit("no CSRF token on /signin")
         response = client.post(
             "/sessions",
+            headers={
+                "Origin": base
+            },  # as a browser sends: over HTTPS, Django's CSRF check wants it
             data={
                 "csrfmiddlewaretoken": token.group(1),
                 "session[email]": demo.EMAIL,
