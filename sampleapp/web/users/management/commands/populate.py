@@ -80,16 +80,7 @@ def scale(fake: Faker, now: dt.datetime) -> str:
     fake.seed_instance(SEED + 1)
     have = User.objects.count()
     password = make_password("password")
-    User.objects.bulk_create(
-        User(
-            name=fake.name(),
-            email=f"example-{n}@railstutorial.org",
-            password=password,
-            activated=True,
-            activated_at=now,
-        )
-        for n in range(have, SCALE_USERS)
-    )
+    User.objects.bulk_create(sample_user(fake, n, password, now) for n in range(have, SCALE_USERS))
     ids = list(User.objects.order_by("id").values_list("id", flat=True))
     added = ids[have:]
     Relationship.objects.bulk_create(
@@ -132,19 +123,21 @@ def make_users(fake: Faker, now: dt.datetime) -> list[User]:
     )
     admin.save()
     password = make_password("password")
-    others = [
-        User(
-            name=fake.name(),
-            email=f"example-{n + 1}@railstutorial.org",
-            password=password,
-            activated=True,
-            activated_at=now,
-        )
-        for n in range(99)
-    ]
+    others = [sample_user(fake, n + 1, password, now) for n in range(99)]
     User.objects.bulk_create(others)
     emails = [demo.EMAIL, *(u.email for u in others)]
     return list(User.objects.filter(email__in=emails).order_by("id"))
+
+
+def sample_user(fake: Faker, n: int, password: str, now: dt.datetime) -> User:
+    """``example-<n>@railstutorial.org``, activated, with a Faker name and the shared password."""
+    return User(
+        name=fake.name(),
+        email=f"example-{n}@railstutorial.org",
+        password=password,
+        activated=True,
+        activated_at=now,
+    )
 
 
 def make_microposts(fake: Faker, authors: list[User], now: dt.datetime) -> None:
