@@ -78,9 +78,29 @@ USER = f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = %s"
 
 
 def rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
+    """The rows ``sql`` answers, read on the driver's own connection (Django's open one).
+
+    Django's cursor wrapper cost 0.07 ms a query here, twice what SQLite took to answer the
+    feed's count: a new cursor, the wrappers, and on SQLite a regex to turn ``%s`` into ``?``.
+    The driver's errors still become Django's (``wrap_database_errors``: a lost database stays
+    a 503). Where queries are being recorded (``DEBUG``, a test counting them) or wrapped,
+    Django's cursor is used, so that nothing read here goes unseen.
+    """
+    if connection.queries_logged or connection.execute_wrappers:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return list(
+            connection.connection.execute(_driver_sql(sql, connection.vendor), params).fetchall()
+        )
+
+
+@lru_cache(maxsize=64)
+def _driver_sql(sql: str, vendor: str) -> str:
+    """``sql`` in the driver's placeholder style: psycopg takes ``%s``, sqlite3 ``?``."""
+    return sql.replace("%s", "?") if vendor == "sqlite" else sql
 
 
 def aware(moment: dt.datetime | None) -> dt.datetime | None:

@@ -20,9 +20,9 @@ from django.utils.functional import SimpleLazyObject
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
-from sampleapp.web.microposts.helpers import time_ago_in_words
+from sampleapp.web.microposts.helpers import micropost_items
 from sampleapp.web.pages.helpers import full_title
-from sampleapp.web.users.helpers import gravatar_for
+from sampleapp.web.users.helpers import gravatar_for, user_items
 
 
 @cache
@@ -46,6 +46,11 @@ def csrf(request: HttpRequest) -> dict[str, Any]:
 def environment(**options: Any) -> Environment:
     options["autoescape"] = select_autoescape(["html"], default_for_string=True)
     env = Environment(trim_blocks=True, lstrip_blocks=True, **options)
-    env.globals.update(static=static, full_title=full_title, gravatar_for=gravatar_for)
-    env.filters["time_ago_in_words"] = time_ago_in_words
+    env.globals.update(
+        static=static,
+        full_title=full_title,
+        gravatar_for=gravatar_for,
+        micropost_items=micropost_items,
+        user_items=user_items,
+    )
     return env

@@ -297,3 +297,29 @@ def test_signing_up_with_a_10005_character_email_says_it_is_too_long(client: Cli
     page = Page(client.post("/users", {**SIGNUP, "user[email]": email}))
     assert error_list(page) == ["* Email is too long (maximum is 255 characters)"]
     assert User.objects.count() == 0
+
+
+def test_a_name_and_a_post_with_markup_are_text_in_every_list(client, make_user, make_micropost):
+    """The lists are written by helpers in Python (users/helpers.py, microposts/helpers.py), not
+    by the autoescaping templates: what users typed must still come out as text everywhere."""
+    markup = '<script>alert(1)</script>"><marquee x="'
+    author = make_user(name=markup)
+    make_micropost(author, content=markup)
+    admin = make_user(admin=True)
+    admin.follow(author)
+    author.follow(admin)
+    client.force_login(admin)
+    feed, index = Page(client.get("/")), Page(client.get("/users"))
+    client.force_login(author)
+    profile = Page(client.get(f"/users/{author.pk}"))
+    followers = Page(client.get(f"/users/{admin.pk}/followers"))
+    for page in (feed, index, profile, followers):
+        assert "<script>" not in page.html
+        assert not page.has("marquee")
+    assert feed.has("ol.microposts li span.user a", markup)
+    assert feed.has("ol.microposts li span.content", markup)
+    assert feed.select("ol.microposts li img.gravatar")[0]["alt"] == markup
+    assert index.has("ul.users li a", markup)
+    assert followers.has("ul.users li a", markup)
+    assert profile.has("ol.microposts li span.content", markup)
+    assert profile.select("ol.microposts li button")[0]["title"] == markup
