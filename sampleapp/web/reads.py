@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 # The authors of a user's feed: whom they follow, and themselves. One IN subquery: PostgreSQL
@@ -54,10 +54,13 @@ STATS_SQL = {
         "SELECT COUNT(*) FROM relationships WHERE relationships.followed_id = users.id"
     ),
 }
-PROFILE = (
-    "SELECT users.id, users.name, users.email, users.admin, "
-    + ", ".join(f"({sql})" for sql in STATS_SQL.values())
-    + " FROM users WHERE users.id = %s AND users.activated"
+PROFILE_COLUMNS = "users.id, users.name, users.email, users.admin, " + ", ".join(
+    f"({sql})" for sql in STATS_SQL.values()
+)
+PROFILE = f"SELECT {PROFILE_COLUMNS} FROM users WHERE users.id = %s AND users.activated"
+# The home page's aside and the total of its feed, one round trip (every parameter is the user).
+HOME = (
+    f"SELECT {PROFILE_COLUMNS}, ({FEED_COUNT}) FROM users WHERE users.id = %s AND users.activated"
 )
 SESSION = "SELECT session_data FROM django_session WHERE session_key = %s AND expire_date > %s"
 # Every column of users, in the model's order (User.from_db needs them all: a user with deferred
@@ -86,15 +89,14 @@ def rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     a 503). Where queries are being recorded (``DEBUG``, a test counting them) or wrapped,
     Django's cursor is used, so that nothing read here goes unseen.
     """
-    if connection.queries_logged or connection.execute_wrappers:
-        with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each ``connection.x`` looks it up again
+    if db.queries_logged or db.execute_wrappers:
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return list(cursor.fetchall())
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return list(
-            connection.connection.execute(_driver_sql(sql, connection.vendor), params).fetchall()
-        )
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        return list(db.connection.execute(_driver_sql(sql, db.vendor), params).fetchall())
 
 
 @lru_cache(maxsize=64)
@@ -200,11 +202,13 @@ def _post(row: tuple[Any, ...]) -> Post:
     return Post(id, user_id, content, aware(created_at), Author(user_id, name, email))  # type: ignore[arg-type]
 
 
-def feed(user_id: int) -> Listing:
-    """The microposts of ``user_id`` and of everyone they follow, newest first."""
+def feed(user_id: int, total: int | None = None) -> Listing:
+    """The microposts of ``user_id`` and of everyone they follow, newest first (``total``: their
+    number, when the caller read it already)."""
+    count = FEED_COUNT if total is None else total
     if connection.vendor == "postgresql":
-        return Listing(FEED_COUNT, FEED_PAGE_POSTGRESQL, [user_id, user_id], _post, until=True)
-    return Listing(FEED_COUNT, FEED_PAGE, [user_id, user_id], _post)
+        return Listing(count, FEED_PAGE_POSTGRESQL, [user_id, user_id], _post, until=True)
+    return Listing(count, FEED_PAGE, [user_id, user_id], _post)
 
 
 def posts_of(profile: Profile) -> Listing:
@@ -220,9 +224,21 @@ def active_users() -> Listing:
 def profile(user_id: int) -> Profile | None:
     """An activated user with their three counts, or None."""
     found = rows(PROFILE, [user_id])
+    return _profile(found[0]) if found else None
+
+
+def home(user_id: int) -> tuple[Profile, Listing] | None:
+    """The home page's reads for a signed-in user: their profile, and their feed whose total came
+    in the same query. None if the user is gone or not activated."""
+    found = rows(HOME, [user_id] * 3)
     if not found:
         return None
-    id, name, email, admin, *counts = found[0]
+    *profile_row, total = found[0]
+    return _profile(profile_row), feed(user_id, total)
+
+
+def _profile(row: Sequence[Any]) -> Profile:
+    id, name, email, admin, *counts = row
     return Profile(id, name, email, bool(admin), *counts)
 
 

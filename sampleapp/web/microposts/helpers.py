@@ -5,17 +5,18 @@
 ``micropost_items`` writes its markup in Python, as ``gravatar_for`` does, because a list is the
 one place where a page repeats: thirty items of the feed took 0.8 ms to render as a template
 (each ``{{ }}`` an attribute lookup, an escape and a string) and take 0.2 ms this way. Only what
-users typed is escaped (the content and the author's name); ids are integers.
+users typed is escaped (the content and the author's name, by ``html.escape``); ids are integers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from html import escape
 from typing import Any
 
 from django.utils import timezone
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from sampleapp.web.users.helpers import gravatar_for
 

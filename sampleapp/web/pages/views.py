@@ -2,14 +2,14 @@
 
 ``render_home`` is shared with the micropost form, which re-renders the home page when a post
 is rejected. Its queries are fixed whatever the page, each one line of SQL (web/reads.py): the
-user with their three counts, the feed's count, and one page of the feed with its authors.
+user with their three counts and the feed's total, and one page of the feed with its authors.
 """
 
 from __future__ import annotations
 
 from typing import cast
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from sampleapp.web import reads
@@ -19,11 +19,11 @@ from sampleapp.web.pagination import paginate
 
 def render_home(request: HttpRequest, form: MicropostForm, *, feed: bool = True) -> HttpResponse:
     pk = cast(int, request.user.pk)  # signed in: home and the micropost form see to it
-    context = {
-        "user": reads.profile(pk),
-        "form": form,
-        "feed_items": feed and paginate(request, reads.feed(pk)),
-    }
+    found = reads.home(pk)
+    if found is None:  # deleted or deactivated since the session was read
+        raise Http404("No such user")
+    user, feed_items = found
+    context = {"user": user, "form": form, "feed_items": feed and paginate(request, feed_items)}
     return render(request, "pages/home.html", context)
 
 

@@ -4,15 +4,17 @@ the Rails helper's avatar image (an md5 of the lower-cased email), and ``user_it
 
 Both are called for every row of a list, so both are f-strings (``Markup.format`` took five
 times as long, and a template included per row five times as long again): ids are integers, the
-hash comes with the user (``gravatar_id``), and only the name is escaped.
+hash comes with the user (``gravatar_id``), and only the name is escaped, by the standard
+library's ``html.escape`` (a plain string, at half the cost of markupsafe's ``Markup``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from html import escape
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 
 def gravatar_for(user: Any, size: int = 50) -> Markup:
