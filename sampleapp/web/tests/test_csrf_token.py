@@ -7,7 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.middleware.csrf import CSRF_ALLOWED_CHARS, _unmask_cipher_token
+from django.middleware.csrf import (  # type: ignore[attr-defined]
+    CSRF_ALLOWED_CHARS,
+    _unmask_cipher_token,
+)
 from django.test import Client, RequestFactory
 
 from sampleapp.web.microposts.models import Micropost
