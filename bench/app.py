@@ -226,6 +226,7 @@ from sampleapp import demo
 from sampleapp.web.users.models import User
 client = Client()
 client.force_login(User.objects.get(email=demo.EMAIL))
+client.get("/")  # a browser's cookies: the CSRF cookie too, not only the session's
 cookie = "; ".join(f"{k}={v.value}" for k, v in client.cookies.items())
 app = WSGIHandler()
 def get():

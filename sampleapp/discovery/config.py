@@ -74,6 +74,7 @@ class RendererSettings:
     debounce: float
     hold_down: float
     probe_interval: float  # seconds between connects to each server of the pool; 0: none
+    drain: float  # on SIGTERM, seconds nginx serves on while the routing forgets it
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def registrar_settings(env: Mapping[str, str]) -> RegistrarSettings:
         instance_id=_instance_id(env),
         advertise=advertise,
         ttl=int(_number(env, "LEASE_TTL", 10, minimum=2)),
-        drain=_number(env, "DRAIN_SECONDS", 2.0, minimum=0.0),
+        drain=_drain(env),
     )
 
 
@@ -148,7 +149,8 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
     bind the port beside the old one while it takes over, as in the Compose stack),
     NGINX_PROXY_PROTOCOL (0; 1 behind a relay that sends a PROXY protocol header first, as the
     cluster's edge does), RENDER_PROBE_INTERVAL (5 s between connects to each pooled server; 0:
-    off), and HTTPS (see ``tls_settings``)."""
+    off), DRAIN_SECONDS (2 s served after SIGTERM; see ``_drain``), and HTTPS (see
+    ``tls_settings``)."""
     listen = env.get("NGINX_LISTEN", "80")
     split_hostport(listen if ":" in listen else f"*:{listen}", "NGINX_LISTEN")
     checkouts = (d for d in (NGINX_DIR, Path.cwd() / "deploy/nginx") if d.is_dir())
@@ -171,7 +173,14 @@ def renderer_settings(env: Mapping[str, str]) -> RendererSettings:
         debounce=_number(env, "RENDER_DEBOUNCE", 0.25, minimum=0.0),
         hold_down=_number(env, "RENDER_HOLD_DOWN", 10.0, minimum=0.0),
         probe_interval=_number(env, "RENDER_PROBE_INTERVAL", 5.0, minimum=0.0),
+        drain=_drain(env),
     )
+
+
+def _drain(env: Mapping[str, str]) -> float:
+    """DRAIN_SECONDS (2): after SIGTERM, how long an app server or a proxy keeps serving while
+    what routes to it forgets it (the proxies' pools, Swarm's DNS and the cluster's edge)."""
+    return _number(env, "DRAIN_SECONDS", 2.0, minimum=0.0)
 
 
 # SITE_URL is written into nginx's config: only a scheme, a host and a port get there.

@@ -12,6 +12,8 @@ suddenly lists no server at all while nginx has some (etcd frozen past the lease
 lease at once on its return), the last pool is kept for RENDER_HOLD_DOWN seconds while the servers
 register again: any non-empty set applies at once, an empty one only once it has lasted the
 hold-down. ``<runtime dir>/status.json`` (``Status``) is what tests, benchmarks and operators read.
+On SIGTERM (a proxy being replaced) nginx serves DRAIN_SECONDS more before it stops, while what
+routes to this proxy forgets it; a second signal ends the drain.
 
 Every RENDER_PROBE_INTERVAL seconds the renderer also opens a TCP connection to each server of
 the pool, from nginx's own network namespace, and lists in the status the ones it cannot reach
@@ -31,7 +33,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import jinja2
@@ -184,8 +186,9 @@ class Renderer:
         self.write_status()
         return True
 
-    def run(self, stop: threading.Event) -> None:
-        """Serve until ``stop``; call it from the main thread (nginx dies with its spawner)."""
+    def run(self, stop: threading.Event, drain: Callable[[], object] | None = None) -> None:
+        """Serve until ``stop``, then ``drain()`` with nginx still serving, then stop nginx; call
+        it from the main thread (nginx dies with its spawner)."""
         s = self.settings
         self.prepare()
         client = EtcdClient(s.etcd.endpoints, timeout=s.etcd.timeout)
@@ -202,6 +205,8 @@ class Renderer:
         try:
             self._loop(stop)
         finally:
+            if drain is not None:
+                drain()
             self.nginx.stop()
             client.close()
 
@@ -296,10 +301,31 @@ class Renderer:
 def main(overrides: Mapping[str, str | None] | None = None) -> None:
     """``sampleapp renderer``: run nginx, keep its server pool in step with etcd until SIGTERM."""
     env = config.environ(overrides)
-    renderer = Renderer(config.renderer_settings(env))
+    settings = config.renderer_settings(env)
+    renderer = Renderer(settings)
     config.configure_logging(env)
-    stop = threading.Event()
+    stop, terminated, hurry = threading.Event(), threading.Event(), threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            hurry.set()  # a second signal ends the drain
+        if signum == signal.SIGTERM:
+            terminated.set()
+        stop.set()
+
+    def drain() -> None:
+        """After SIGTERM (a proxy being replaced), serve DRAIN_SECONDS more before nginx closes
+        its ports: Swarm takes a leaving proxy off its DNS name 2 s before stopping it and the
+        cluster's edge asks again every second, but on a starved machine a connection could
+        still reach this proxy just as nginx stopped accepting, and fail."""
+        if terminated.is_set() and settings.drain and not hurry.is_set():
+            log.info(
+                "SIGTERM: serving %.1f s more before nginx stops (a second signal ends it)",
+                settings.drain,
+            )
+            hurry.wait(settings.drain)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, on_signal)
     signal.signal(signal.SIGHUP, lambda *_: renderer._changed.set())  # a template fix
-    renderer.run(stop)
+    renderer.run(stop, drain)

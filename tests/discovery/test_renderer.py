@@ -52,6 +52,28 @@ def test_with_no_server_registered_nginx_answers_503_with_a_page_that_says_so(
     assert "X-Served-By" not in response.headers
 
 
+def test_after_sigterm_the_proxy_serves_until_the_drain_ends_and_a_second_signal_ends_it(
+    etcd: EtcdCluster, start_renderer: StartRenderer
+) -> None:
+    """A proxy being replaced keeps answering for DRAIN_SECONDS after SIGTERM, while Swarm's DNS
+    and the cluster's edge forget it (renderer.main says why); a second signal ends the drain.
+    The drain here is long, so nothing depends on how quickly the machine runs."""
+    renderer = start_renderer("draining", etcd.env_endpoints, prefix(), DRAIN_SECONDS="300")
+    assert renderer.process is not None
+    renderer.process.send_signal(signal.SIGTERM)
+    wait_until(
+        lambda: "SIGTERM: serving 300.0 s more" in renderer.log(), 30, "the drain's log line"
+    )
+    for _ in range(5):  # still nginx's answers, on fresh connections
+        response = httpx.get(renderer.url + "/", timeout=5, trust_env=False)
+        assert response.status_code == 503 and "unavailable" in response.text
+    assert renderer.process.poll() is None
+    renderer.process.send_signal(signal.SIGTERM)
+    assert renderer.process.wait(30) == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(renderer.url + "/", timeout=5, trust_env=False)
+
+
 def test_a_burst_of_registrations_gives_one_reload(
     etcd: EtcdCluster, etcd_client: EtcdClient, start_renderer: StartRenderer, backend: AppServer
 ) -> None:

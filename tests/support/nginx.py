@@ -78,6 +78,7 @@ class RendererProcess:
             "NGINX_STATIC_ROOT": str(self.static_root),
             "NGINX_ACCESS_LOG": str(base_dir / f"access-{name}.log"),
             "RENDER_DEBOUNCE": "0.25",
+            "DRAIN_SECONDS": "0",  # stop() at once; a test of the drain sets its own
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
