@@ -285,28 +285,35 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
     before = containers_by_service()
     marker = f"<!-- release {secrets.token_hex(4)} -->"
     previous = f"sampleapp-test/previous:{os.getpid()}"
-    engine.docker("tag", images.APP_IMAGE, previous)
     try:
-        support_docker.new_app_version(images.APP_IMAGE, footer=marker)
-        assert images.infra_image() == images.infra_image(previous)
-        with Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
-            load.wait_for(40)
-            stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
-            load.wait_for(40)
-        assert load.failures == [], failed(load)
-        after = containers_by_service()
-        for service in ("db", "etcd", "dns", "db-dns", "edge", "proxy"):
-            assert after[service] == before[service], f"{service} was replaced"
-        assert len(after["web"]) == 3 and after["web"].isdisjoint(before["web"])
-        assert after["migrate"] != before["migrate"], "migrate did not run on the new image"
-        assert [c.exit_code for c in compose.containers(load_settings(), "migrate")] == [0]
-        assert set(registered()) == after["web"]
-        pages = [get_page(running_stack.url) for _ in range(12)]
-        assert {page.headers["X-Served-By"] for page in pages} == after["web"]
-        assert all(marker in page.text for page in pages)
+        # APP_IMAGE names the new version until the finally below: no other test stream pushes
+        # it to a cluster or builds on it meanwhile.
+        with support_docker.app_image_tag(moving=True):
+            engine.docker("tag", images.APP_IMAGE, previous)
+            try:
+                support_docker.new_app_version(images.APP_IMAGE, footer=marker)
+                assert images.infra_image() == images.infra_image(previous)
+                with Load(
+                    running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE
+                ) as load:
+                    load.wait_for(40)
+                    stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
+                    load.wait_for(40)
+                assert load.failures == [], failed(load)
+                after = containers_by_service()
+                for service in ("db", "etcd", "dns", "db-dns", "edge", "proxy"):
+                    assert after[service] == before[service], f"{service} was replaced"
+                assert len(after["web"]) == 3 and after["web"].isdisjoint(before["web"])
+                assert after["migrate"] != before["migrate"], "migrate did not run on the new image"
+                assert [c.exit_code for c in compose.containers(load_settings(), "migrate")] == [0]
+                assert set(registered()) == after["web"]
+                pages = [get_page(running_stack.url) for _ in range(12)]
+                assert {page.headers["X-Served-By"] for page in pages} == after["web"]
+                assert all(marker in page.text for page in pages)
+            finally:  # the tree's image again
+                engine.docker("tag", previous, images.APP_IMAGE)
+                engine.docker("rmi", previous)
     finally:  # the stack goes back to the tree's image, rolled the same way
-        engine.docker("tag", previous, images.APP_IMAGE)
-        engine.docker("rmi", previous)
         stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
 
 
