@@ -4,17 +4,17 @@ Most of the suite's time is waiting (Docker deploys, health checks, lease TTLs, 
 Docker suites run beside the host suites instead of after them:
 
 - host: everything but tests/ops, on SQLite, then the app's suite again on PostgreSQL;
-- cluster: tests/ops/test_cluster.py (the three-node Swarm);
-- ops: the rest of tests/ops (the Compose stack, the image, the release).
+- cluster: the three-node Swarm (tests/ops/test_cluster.py), then the image's tests;
+- ops: the rest of tests/ops (the Compose stack, the release, pre-flight, errors).
 
-The union is the whole suite, each test in exactly one stream. The app image is built once,
-while the host stream runs, before the two Docker streams start, so their sessions find it
-built. What the Docker streams share on the engine is kept apart: each session names its
-stack or cluster after its own pid and takes its ports and subnets free (stacks and clusters
-from separate ranges, tests/support/docker.py); image builds and prunes take
-``images.build_lock``, and a test that points the ``APP_IMAGE`` tag elsewhere for a while holds
-``support.docker.app_image_tag`` against the cluster's pushes. Each stream's output goes to a
-log, printed whole when the stream ends; the exit status is 0 only if every stream passed.
+The union is the whole suite, each test in exactly one stream. What the Docker streams share on
+the engine is kept apart: each session names its stack or cluster after its own pid and takes
+its ports and subnets free (stacks and clusters from separate ranges, tests/support/docker.py);
+image builds and prunes take ``images.build_lock``, so the first session to need the app image
+builds it and the other finds it built; a test that points the ``APP_IMAGE`` tag elsewhere for a
+while holds ``support.docker.app_image_tag`` against the other stream's reads of it. Each
+stream's output goes to a log, printed whole when the stream ends; the exit status is 0 only if
+every stream passed.
 """
 
 from __future__ import annotations
@@ -28,8 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from sampleapp.errors import SampleappError
+from sampleapp.ops import engine
+
 PYTEST = [sys.executable, "-m", "pytest"]
-CLUSTER = "tests/ops/test_cluster.py"
+# The cluster stream: the Swarm first (its deploys are the longest waits), then the image.
+CLUSTER = ("tests/ops/test_cluster.py", "tests/ops/test_images.py")
 
 
 @dataclass
@@ -73,23 +77,14 @@ class Stream:
         return False
 
 
-def build_image(log: Path) -> None:
-    """The app image (and any missing base), built once for both Docker streams."""
-    from sampleapp.ops import engine, images
-    from sampleapp.progress import Progress
-
-    engine.ensure_engine()
-    images.build_app_image(Progress(log))
-
-
 def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="sampleapp-streams-"))
 
     def session(name: str, *args: str) -> list[str]:
-        return [*PYTEST, f"--basetemp={root / name}", *args]
+        return [*PYTEST, f"--basetemp={root / name}", "--durations=15", *args]
 
-    streams = {
-        "host": Stream(
+    streams = [
+        Stream(
             "host",
             [
                 (session("host", "--ignore=tests/ops"), {}),
@@ -97,26 +92,28 @@ def main() -> int:
             ],
             root / "host.log",
         ),
-        "cluster": Stream("cluster", [(session("cluster", CLUSTER), {})], root / "cluster.log"),
-        "ops": Stream(
-            "ops", [(session("ops", "tests/ops", f"--ignore={CLUSTER}"), {})], root / "ops.log"
+        Stream("cluster", [(session("cluster", *CLUSTER), {})], root / "cluster.log"),
+        Stream(
+            "ops",
+            [(session("ops", "tests/ops", *(f"--ignore={path}" for path in CLUSTER)), {})],
+            root / "ops.log",
         ),
-    }
+    ]
     began = time.monotonic()
-    print(f"▶ Tests in three streams (logs in {root}): host now, cluster and ops after the build")
-    streams["host"].start()
-    build_log = root / "build.log"
+    print(f"▶ Tests in three streams side by side: {', '.join(s.name for s in streams)}")
+    print(f"  (each stream's log is printed when it ends; meanwhile in {root})", flush=True)
+    streams[0].start()  # the host stream needs no engine
     try:
-        build_image(build_log)
-    except Exception as exc:  # the Docker streams cannot run; the host stream still reports
-        print(f"✘ The app image did not build: {exc}\n{build_log.read_text()}", flush=True)
-        streams["cluster"].failed = streams["ops"].failed = True
-        running = [streams["host"]]
+        engine.ensure_engine()  # started once here, not by two sessions at once
+    except SampleappError as exc:
+        print(f"✘ No Docker engine for the cluster and ops streams: {exc}", flush=True)
+        for stream in streams[1:]:
+            stream.failed = True
+        running = streams[:1]
     else:
-        print(f"  app image built in {time.monotonic() - began:.0f} s", flush=True)
-        streams["cluster"].start()
-        streams["ops"].start()
-        running = list(streams.values())
+        for stream in streams[1:]:
+            stream.start()
+        running = list(streams)
     while running:
         for stream in list(running):
             if stream.poll():
@@ -127,7 +124,7 @@ def main() -> int:
                 sys.stdout.write(stream.log.read_text(errors="replace"))
                 sys.stdout.flush()
         time.sleep(1)
-    failed = [s.name for s in streams.values() if s.failed]
+    failed = [s.name for s in streams if s.failed]
     total = time.monotonic() - began
     print(
         f"\n▶ Streams done in {total:.0f} s: "
