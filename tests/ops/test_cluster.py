@@ -479,7 +479,10 @@ def test_status_shows_machines_units_etcd_health_and_app_servers(serving: Cluste
 def test_stopping_core_03_under_load_fails_no_request_and_its_server_leaves_within_the_ttl(
     serving: Cluster, cluster_env: ClusterEnv
 ) -> None:
-    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.one_load_at_a_time(),
+        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(40)
         stop_core_03(serving, cluster_env.lease_ttl)
         load.wait_for(60)
@@ -520,7 +523,10 @@ def test_a_server_the_proxy_cannot_reach_is_named_by_status_and_heal_brings_it_b
     serving: Cluster,
 ) -> None:
     [(instance, address)] = [(i, a) for i, a in registered(serving).items() if "core-03-" in i]
-    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.one_load_at_a_time(),
+        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(20)
         drop_traffic_to(serving, address)
         said: list[str] = []
@@ -569,7 +575,10 @@ def test_cluster_deploy_of_a_new_app_version_under_load_fails_no_request(
     etcd keep their tasks, so nothing of the path a request takes is restarted."""
     before = set(registered(serving))
     kept = running_tasks(serving, KEPT)
-    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.one_load_at_a_time(),
+        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(20)
         cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_app_version)
         load.wait_for(20)
@@ -607,14 +616,17 @@ def test_a_new_proxy_rolls_in_behind_the_edge_and_back_under_load_failing_no_req
     new_proxy = f"{nodes.REGISTRY_ALIAS}/{images.infra_image(new_infra_version)}@"
     kept = running_tasks(serving, ("edge", "etcd-1", "etcd-2", "etcd-3", "db"))
     proxies = running_tasks(serving, ("proxy",))["proxy"]
-    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.app_image_tag(moving=False),  # the current build rolls it back
+        support_docker.one_load_at_a_time(),
+        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(20)
         cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_infra_version)
         load.wait_for(20)
         assert proxy_image(serving).startswith(new_proxy)
         rolled = running_tasks(serving, ("proxy",))["proxy"]
-        with support_docker.app_image_tag(moving=False):  # the current build rolls it back
-            cluster_stack.deploy(load_settings(), Progress(), timeout=300)
+        cluster_stack.deploy(load_settings(), Progress(), timeout=300)
         load.wait_for(20)
     assert load.failures == [], f"{len(load.failures)} of {load.total} failed: {load.failures[:5]}"
     assert rolled.isdisjoint(proxies) and running_tasks(serving, ("proxy",))["proxy"].isdisjoint(
