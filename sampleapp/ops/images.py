@@ -14,7 +14,12 @@ app image built from those inputs, so a release that changes only the app leaves
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +43,39 @@ INFRA_LABEL = "org.sampleapp.infra"
 # removed when no container runs it and it is older than INFRA_GRACE.
 INFRA_REPOSITORY = "sampleapp-infra"
 INFRA_GRACE = dt.timedelta(hours=1)
+# Held while the project's images are built or pruned on this machine (see build_lock).
+BUILD_LOCK = Path(tempfile.gettempdir()) / "sampleapp-image-build.lock"
+_held = 0  # build_lock's depth in this process
+
+
+@contextmanager
+def build_lock() -> Iterator[None]:
+    """One build or prune of the project's images at a time on this machine (two checkouts, two
+    terminals, test streams side by side on one engine), re-entrant within a process.
+
+    The engine's builder leaves each step's image untagged until the next step starts from it,
+    so a prune of untagged images run meanwhile (another build's) could remove it, and two
+    builds of one tag race to set it.
+    """
+    global _held
+    if _held:
+        _held += 1
+        try:
+            yield
+        finally:
+            _held -= 1
+        return
+    try:  # read-only: another user's lock file (a sticky /tmp) can be locked, not created
+        fd = os.open(BUILD_LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        fd = os.open(BUILD_LOCK, os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _held = 1
+        yield
+    finally:
+        _held = 0
+        os.close(fd)  # releases the lock
 
 
 def build_wheelhouse(progress: Progress, root: Path = REPO) -> None:
@@ -103,6 +141,11 @@ def build_app_image(
     then set on it), so an unchanged tree keeps its image ID. The build stage is tagged too, so
     that superseded build images can be pruned without losing the current one's cache.
     """
+    with build_lock():
+        return _build_app_image(progress, tags, context)
+
+
+def _build_app_image(progress: Progress, tags: tuple[str, ...], context: Path) -> dict[str, str]:
     tags = (APP_IMAGE, *(tag for tag in tags if tag != APP_IMAGE))
     bases = resolve(progress)
     python_base = bases["SAMPLEAPP_PYTHON_IMAGE"]
@@ -161,6 +204,11 @@ def prune_superseded_images() -> int:
     Returns how many went: untagged images labelled as this project's, and superseded infra
     tags (:func:`prune_infra_tags`). An infra tag a container runs is kept, whatever its age.
     """
+    with build_lock():
+        return _prune_superseded_images()
+
+
+def _prune_superseded_images() -> int:
     removed = prune_infra_tags()
     titles = (APP_REPOSITORY, BUILD_STAGE_IMAGE.partition(":")[0])
     filters = [f"--filter=label=org.opencontainers.image.title={title}" for title in titles]

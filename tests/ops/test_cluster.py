@@ -251,12 +251,14 @@ def snapshot(c: Cluster) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def created(app_image: dict[str, str], cluster_env: ClusterEnv) -> Cluster:
-    return cluster.create(load_settings(), 3, Progress())
+    with support_docker.app_image_tag(moving=False):  # pushed: the current build
+        return cluster.create(load_settings(), 3, Progress())
 
 
 @pytest.fixture(scope="module")
 def deployed(created: Cluster, cluster_env: ClusterEnv) -> Cluster:
-    cluster_stack.deploy(load_settings(), Progress(), timeout=300)
+    with support_docker.app_image_tag(moving=False):
+        cluster_stack.deploy(load_settings(), Progress(), timeout=300)
     return created
 
 
@@ -346,9 +348,10 @@ def test_create_makes_three_labelled_machines_and_a_second_create_changes_nothin
     assert machines["core-01"].labels == {"compute": "proxy"}
     assert machines["core-02"].labels == {"compute": "db"}
     assert [m.name for m in nodes.nodes(created)] == [created.container(i) for i in (1, 2, 3)]
-    before = snapshot(created)
-    cluster.create(load_settings(), 3, Progress())
-    assert snapshot(created) == before
+    with support_docker.app_image_tag(moving=False):  # the app's digest is compared
+        before = snapshot(created)
+        cluster.create(load_settings(), 3, Progress())
+        assert snapshot(created) == before
 
 
 def test_tasks_run_where_the_constraints_say(serving: Cluster) -> None:
@@ -413,7 +416,8 @@ def test_a_second_deploy_runs_migrate_once_more_adding_nothing(deployed: Cluster
     via = swarm.manager(deployed, 3)
     before = cluster_row_counts(deployed)
     first_runs = {t.task_id for t in swarm.tasks(deployed, via, "migrate")}
-    cluster_stack.deploy(load_settings(), Progress(), timeout=300)
+    with support_docker.app_image_tag(moving=False):
+        cluster_stack.deploy(load_settings(), Progress(), timeout=300)
     migrate = swarm.services(deployed, via)["migrate"]
     again = {t.task_id for t in swarm.tasks(deployed, via, "migrate")}
     assert migrate.converged and (migrate.ready, migrate.wanted) == (1, 1), migrate
@@ -475,7 +479,10 @@ def test_status_shows_machines_units_etcd_health_and_app_servers(serving: Cluste
 def test_stopping_core_03_under_load_fails_no_request_and_its_server_leaves_within_the_ttl(
     serving: Cluster, cluster_env: ClusterEnv
 ) -> None:
-    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.one_load_at_a_time(),
+        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(40)
         stop_core_03(serving, cluster_env.lease_ttl)
         load.wait_for(60)
@@ -516,7 +523,10 @@ def test_a_server_the_proxy_cannot_reach_is_named_by_status_and_heal_brings_it_b
     serving: Cluster,
 ) -> None:
     [(instance, address)] = [(i, a) for i, a in registered(serving).items() if "core-03-" in i]
-    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.one_load_at_a_time(),
+        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(20)
         drop_traffic_to(serving, address)
         said: list[str] = []
@@ -552,7 +562,8 @@ def running_tasks(c: Cluster, services: tuple[str, ...]) -> dict[str, set[str]]:
 def new_app_version(app_image: dict[str, str]) -> Iterator[str]:
     """A new version of the app image on the host engine: the current build with one more label
     (another image ID and digest, the same infra inputs), tagged ``sampleapp:rolling-<pid>``."""
-    tag = support_docker.new_app_version(f"{images.APP_REPOSITORY}:rolling-{os.getpid()}")
+    with support_docker.app_image_tag(moving=False):
+        tag = support_docker.new_app_version(f"{images.APP_REPOSITORY}:rolling-{os.getpid()}")
     yield tag
     engine.docker("rmi", tag, check=False)
 
@@ -564,7 +575,10 @@ def test_cluster_deploy_of_a_new_app_version_under_load_fails_no_request(
     etcd keep their tasks, so nothing of the path a request takes is restarted."""
     before = set(registered(serving))
     kept = running_tasks(serving, KEPT)
-    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.one_load_at_a_time(),
+        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(20)
         cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_app_version)
         load.wait_for(20)
@@ -584,7 +598,8 @@ def new_infra_version(app_image: dict[str, str]) -> Iterator[str]:
     """A new app image whose infra inputs differ too (another infra label), so that proxy, dns
     and register-db get a new image as well: ``sampleapp:infra-<pid>``."""
     tag = f"{images.APP_REPOSITORY}:infra-{os.getpid()}"
-    support_docker.new_app_version(tag, new_infra=True)
+    with support_docker.app_image_tag(moving=False):
+        support_docker.new_app_version(tag, new_infra=True)
     yield tag
     engine.docker("rmi", tag, images.infra_image(tag), check=False)
 
@@ -601,7 +616,11 @@ def test_a_new_proxy_rolls_in_behind_the_edge_and_back_under_load_failing_no_req
     new_proxy = f"{nodes.REGISTRY_ALIAS}/{images.infra_image(new_infra_version)}@"
     kept = running_tasks(serving, ("edge", "etcd-1", "etcd-2", "etcd-3", "db"))
     proxies = running_tasks(serving, ("proxy",))["proxy"]
-    with Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.app_image_tag(moving=False),  # the current build rolls it back
+        support_docker.one_load_at_a_time(),
+        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(20)
         cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_infra_version)
         load.wait_for(20)

@@ -208,21 +208,26 @@ def test_the_shipped_registry_config_listens_on_loopback_without_login_and_takes
 def test_a_rebuild_leaves_no_untagged_sampleapp_image_behind(
     app_image: dict[str, str], tmp_path
 ) -> None:
-    images.build_app_image(Progress(tmp_path / "log"))
-    containers = engine.docker("ps", "-aq").split()
-    in_use = (
-        {i[7:19] for i in engine.docker("inspect", "--format", "{{.Image}}", *containers).split()}
-        if containers
-        else set()
-    )
-    for title in ("sampleapp", "sampleapp-build"):
-        left = engine.docker(
-            "images",
-            "-q",
-            "--filter=dangling=true",
-            f"--filter=label=org.opencontainers.image.title={title}",
+    # Held to the end: a build of another test stream leaves its steps untagged while it runs.
+    with images.build_lock():
+        images.build_app_image(Progress(tmp_path / "log"))
+        containers = engine.docker("ps", "-aq").split()
+        in_use = (
+            {
+                i[7:19]
+                for i in engine.docker("inspect", "--format", "{{.Image}}", *containers).split()
+            }
+            if containers
+            else set()
         )
-        assert set(left.split()) - in_use == set(), title
+        for title in ("sampleapp", "sampleapp-build"):
+            left = engine.docker(
+                "images",
+                "-q",
+                "--filter=dangling=true",
+                f"--filter=label=org.opencontainers.image.title={title}",
+            )
+            assert set(left.split()) - in_use == set(), title
     assert engine.image_exists(images.BUILD_STAGE_IMAGE)
 
 

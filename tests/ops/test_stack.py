@@ -141,7 +141,10 @@ def test_scaling_web_to_four_sends_traffic_to_the_fourth(running_stack: StackEnv
 
 def test_killing_a_replica_under_load_fails_no_request(running_stack: StackEnv) -> None:
     victim = compose.containers(load_settings(), "web")[0]
-    with Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.one_load_at_a_time(),
+        Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(40)
         engine.docker("kill", victim.id)
         # Gone within the lease TTL (10 s); the generous deadline only bounds a broken run, and
@@ -267,7 +270,10 @@ def test_up_run_again_with_the_build_changes_nothing_and_fails_no_request(
     stack.up(load_settings(), stack.Options(replicas=3), Progress())  # the first `up` with a build
     before = containers_by_service()
     certificate = (running_stack.secrets_dir / "tls_cert.pem").read_bytes()
-    with Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+    with (
+        support_docker.one_load_at_a_time(),
+        Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
         load.wait_for(40)
         stack.up(load_settings(), stack.Options(replicas=3), Progress())
         load.wait_for(40)
@@ -285,28 +291,38 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
     before = containers_by_service()
     marker = f"<!-- release {secrets.token_hex(4)} -->"
     previous = f"sampleapp-test/previous:{os.getpid()}"
-    engine.docker("tag", images.APP_IMAGE, previous)
     try:
-        support_docker.new_app_version(images.APP_IMAGE, footer=marker)
-        assert images.infra_image() == images.infra_image(previous)
-        with Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
-            load.wait_for(40)
-            stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
-            load.wait_for(40)
-        assert load.failures == [], failed(load)
-        after = containers_by_service()
-        for service in ("db", "etcd", "dns", "db-dns", "edge", "proxy"):
-            assert after[service] == before[service], f"{service} was replaced"
-        assert len(after["web"]) == 3 and after["web"].isdisjoint(before["web"])
-        assert after["migrate"] != before["migrate"], "migrate did not run on the new image"
-        assert [c.exit_code for c in compose.containers(load_settings(), "migrate")] == [0]
-        assert set(registered()) == after["web"]
-        pages = [get_page(running_stack.url) for _ in range(12)]
-        assert {page.headers["X-Served-By"] for page in pages} == after["web"]
-        assert all(marker in page.text for page in pages)
+        # APP_IMAGE names the new version until the finally below: no other test stream pushes
+        # it to a cluster or builds on it meanwhile.
+        with support_docker.app_image_tag(moving=True):
+            engine.docker("tag", images.APP_IMAGE, previous)
+            try:
+                support_docker.new_app_version(images.APP_IMAGE, footer=marker)
+                assert images.infra_image() == images.infra_image(previous)
+                with (
+                    support_docker.one_load_at_a_time(),
+                    Load(
+                        running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE
+                    ) as load,
+                ):
+                    load.wait_for(40)
+                    stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
+                    load.wait_for(40)
+                assert load.failures == [], failed(load)
+                after = containers_by_service()
+                for service in ("db", "etcd", "dns", "db-dns", "edge", "proxy"):
+                    assert after[service] == before[service], f"{service} was replaced"
+                assert len(after["web"]) == 3 and after["web"].isdisjoint(before["web"])
+                assert after["migrate"] != before["migrate"], "migrate did not run on the new image"
+                assert [c.exit_code for c in compose.containers(load_settings(), "migrate")] == [0]
+                assert set(registered()) == after["web"]
+                pages = [get_page(running_stack.url) for _ in range(12)]
+                assert {page.headers["X-Served-By"] for page in pages} == after["web"]
+                assert all(marker in page.text for page in pages)
+            finally:  # the tree's image again
+                engine.docker("tag", previous, images.APP_IMAGE)
+                engine.docker("rmi", previous)
     finally:  # the stack goes back to the tree's image, rolled the same way
-        engine.docker("tag", previous, images.APP_IMAGE)
-        engine.docker("rmi", previous)
         stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
 
 
@@ -321,7 +337,10 @@ def test_a_new_proxy_takes_over_the_published_port_and_fails_no_request(
     infra = support_docker.new_app_version(f"sampleapp-test/infra:{os.getpid()}")
     try:
         monkeypatch.setenv("SAMPLEAPP_INFRA_IMAGE", infra)
-        with Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load:
+        with (
+            support_docker.one_load_at_a_time(),
+            Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+        ):
             load.wait_for(40)
             stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
             load.wait_for(40)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sampleapp.ops import build_context, engine, images
@@ -75,5 +79,44 @@ def new_app_version(tag: str, *, new_infra: bool = False, footer: str = "") -> s
         template = "/opt/venv/lib/python3*/site-packages/sampleapp/web/templates/_footer.html"
         append = f"for f in {template}; do echo '{footer}' >> \"$f\"; done"
         lines += ["USER root", f"RUN {append}", "USER sampleapp"]
-    engine.docker("build", "--quiet", "--tag", tag, "-", input="\n".join(lines) + "\n")
+    with images.build_lock():  # no prune of another stream's build removes a step of this one
+        engine.docker("build", "--quiet", "--tag", tag, "-", input="\n".join(lines) + "\n")
     return tag
+
+
+# The test streams (`make test`) run side by side on one engine, and the host engine's
+# ``APP_IMAGE`` tag is the current build for all of them.
+APP_IMAGE_LOCK = Path(tempfile.gettempdir()) / "sampleapp-test-app-image.lock"
+LOAD_LOCK = Path(tempfile.gettempdir()) / "sampleapp-test-load.lock"
+
+
+@contextmanager
+def _flock(path: Path, *, exclusive: bool) -> Iterator[None]:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def app_image_tag(*, moving: bool) -> Iterator[None]:
+    """Hold ``APP_IMAGE`` as it is: shared by what reads it (a cluster's push, an image built
+    FROM it), exclusive (``moving``) for a test that points it at another image for a while,
+    so no other stream pushes or builds on that image meanwhile. Taken before
+    ``one_load_at_a_time`` where a test holds both."""
+    with _flock(APP_IMAGE_LOCK, exclusive=moving):
+        yield
+
+
+@contextmanager
+def one_load_at_a_time() -> Iterator[None]:
+    """Held around a stack's or cluster's ``Load``: each "fails no request under load" test
+    rolls under its own load only, never beside another stream's (the machine's two cores
+    then serve one load and one roll, as when the suites ran one after the other)."""
+    with _flock(LOAD_LOCK, exclusive=True):
+        yield
