@@ -224,7 +224,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 from sampleapp import demo
 from sampleapp.web.users.models import User
-client = Client()
+client = Client(HTTP_HOST="127.0.0.1")  # an allowed host: the CSRF cookie is set
 client.force_login(User.objects.get(email=demo.EMAIL))
 client.get("/")  # a browser's cookies: the CSRF cookie too, not only the session's
 cookie = "; ".join(f"{k}={v.value}" for k, v in client.cookies.items())
