@@ -48,7 +48,7 @@ def masked_csrf_token(request: HttpRequest) -> str:
     """Django's ``get_token``, with the mask drawn from one call to the OS instead of 32.
 
     Django draws each of the mask's 32 characters with ``SystemRandom.choice``, one
-    ``os.urandom`` each: 80 µs of every signed-in page here, more than any of its queries. This
+    ``os.urandom`` each: 40-90 µs of every signed-in page here, more than any of its queries. This
     mask comes from ``secrets.token_bytes``, bytes past the last multiple of 62 dropped so that
     every character stays equally likely; the cipher is Django's, so its middleware unmasks and
     checks the token as its own. As ``get_token``, it marks the cookie for renewal, and leaves
