@@ -20,6 +20,7 @@ every stream passed.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,10 @@ from sampleapp.ops import engine
 PYTEST = [sys.executable, "-m", "pytest"]
 # The cluster stream: the Swarm first (its deploys are the longest waits), then the image.
 CLUSTER = ("tests/ops/test_cluster.py", "tests/ops/test_images.py")
+PROGRESS_EVERY = 60.0  # seconds between the lines that say where each stream is
+# pytest's progress: a test file's line of outcomes, and the share of the session done.
+TEST_FILE = re.compile(r"^(\S+\.py) [.FEsxX]", re.M)
+DONE_SHARE = re.compile(r"\[\s*(\d+)%\]")
 
 
 @dataclass
@@ -60,6 +65,16 @@ class Stream:
         self.process = subprocess.Popen(
             argv, stdout=self.output, stderr=subprocess.STDOUT, env={**os.environ, **env}
         )
+
+    def where(self) -> str:
+        """The test file the stream runs and the share of its session done, from its log."""
+        if self.process is None:
+            return "FAILED" if self.failed else "done"
+        text = self.log.read_text(errors="replace")[-20000:]
+        files, shares = TEST_FILE.findall(text), DONE_SHARE.findall(text)
+        if not files:
+            return "starting"
+        return f"{files[-1]} ({shares[-1] if shares else 0}%)"
 
     def poll(self) -> bool:
         """Advance; True once the stream has ended."""
@@ -101,7 +116,11 @@ def main() -> int:
     ]
     began = time.monotonic()
     print(f"▶ Tests in three streams side by side: {', '.join(s.name for s in streams)}")
-    print(f"  (each stream's log is printed when it ends; meanwhile in {root})", flush=True)
+    print(
+        f"  (each stream's log is printed when it ends, meanwhile in {root}; a line every "
+        f"{PROGRESS_EVERY:.0f} s says where each one is)",
+        flush=True,
+    )
     streams[0].start()  # the host stream needs no engine
     try:
         engine.ensure_engine()  # started once here, not by two sessions at once
@@ -114,7 +133,13 @@ def main() -> int:
         for stream in streams[1:]:
             stream.start()
         running = list(streams)
+    said = time.monotonic()
     while running:
+        if time.monotonic() - said >= PROGRESS_EVERY:
+            said = time.monotonic()
+            minutes = (said - began) / 60
+            where = " · ".join(f"{s.name}: {s.where()}" for s in streams)
+            print(f"▶ {minutes:.0f} min: {where}", flush=True)
         for stream in list(running):
             if stream.poll():
                 running.remove(stream)
