@@ -49,6 +49,22 @@ _held = 0  # build_lock's depth in this process
 
 
 @contextmanager
+def file_lock(path: Path, *, exclusive: bool = True) -> Iterator[None]:
+    """``flock`` on ``path`` (created if missing), held while the block runs: exclusive, or
+    shared with other shared holders. Opened read-only, so another user's lock file in a sticky
+    /tmp can be locked though not created; closing the file releases the lock."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
 def build_lock() -> Iterator[None]:
     """One build or prune of the project's images at a time on this machine (two checkouts, two
     terminals, test streams side by side on one engine), re-entrant within a process.
@@ -65,17 +81,12 @@ def build_lock() -> Iterator[None]:
         finally:
             _held -= 1
         return
-    try:  # read-only: another user's lock file (a sticky /tmp) can be locked, not created
-        fd = os.open(BUILD_LOCK, os.O_RDONLY)
-    except FileNotFoundError:
-        fd = os.open(BUILD_LOCK, os.O_RDONLY | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(BUILD_LOCK):
         _held = 1
-        yield
-    finally:
-        _held = 0
-        os.close(fd)  # releases the lock
+        try:
+            yield
+        finally:
+            _held = 0
 
 
 def build_wheelhouse(progress: Progress, root: Path = REPO) -> None:

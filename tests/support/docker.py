@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -91,25 +90,12 @@ LOAD_LOCK = Path(tempfile.gettempdir()) / "sampleapp-test-load.lock"
 
 
 @contextmanager
-def _flock(path: Path, *, exclusive: bool) -> Iterator[None]:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-@contextmanager
 def app_image_tag(*, moving: bool) -> Iterator[None]:
     """Hold ``APP_IMAGE`` as it is: shared by what reads it (a cluster's push, an image built
     FROM it), exclusive (``moving``) for a test that points it at another image for a while,
     so no other stream pushes or builds on that image meanwhile. Taken before
     ``one_load_at_a_time`` where a test holds both."""
-    with _flock(APP_IMAGE_LOCK, exclusive=moving):
+    with images.file_lock(APP_IMAGE_LOCK, exclusive=moving):
         yield
 
 
@@ -118,5 +104,5 @@ def one_load_at_a_time() -> Iterator[None]:
     """Held around a stack's or cluster's ``Load``: each "fails no request under load" test
     rolls under its own load only, never beside another stream's (the machine's two cores
     then serve one load and one roll, as when the suites ran one after the other)."""
-    with _flock(LOAD_LOCK, exclusive=True):
+    with images.file_lock(LOAD_LOCK):
         yield
