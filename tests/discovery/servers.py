@@ -12,6 +12,7 @@ not answered by an app server.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import signal
@@ -234,6 +235,8 @@ class Load:
                     problem = f"{response.status_code} served by {served_by}"
                 except httpx.HTTPError as exc:
                     outcome, problem = None, f"{type(exc).__name__}: {exc}"
+                if not outcome:  # when, to match it with the servers' logs
+                    problem = f"{dt.datetime.now(dt.UTC):%H:%M:%S.%f} UTC {problem}"
                 with self._lock:
                     if outcome:
                         self.served_by[outcome] += 1
