@@ -56,7 +56,7 @@ WORKDIR /app
 USER sampleapp
 EXPOSE 9292 80 53/udp 53/tcp
 # For the default command (web); every other role's service names its own (deploy/*.yaml).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["sampleapp", "healthcheck", "web"]
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["python", "-m", "sampleapp.healthcheck", "web"]
 ENTRYPOINT ["sampleapp"]
 CMD ["web"]
 # Last, so that a new revision or build time changes only this layer (every RUN after an ARG

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from sampleapp import __version__
 from sampleapp.errors import SampleappError
-from sampleapp.healthcheck import ROLES as HEALTHCHECK_ROLES  # the standard library only
 
 if TYPE_CHECKING:
     from sampleapp.ops.settings import Settings
@@ -87,12 +86,6 @@ def _migrate(args: argparse.Namespace) -> None:
     from sampleapp import serve
 
     serve.migrate_job(timeout=args.timeout)
-
-
-def _healthcheck(args: argparse.Namespace) -> int:
-    from sampleapp import healthcheck
-
-    return healthcheck.main(args.role, args.port)
 
 
 def _image_build(args: argparse.Namespace) -> None:
@@ -279,11 +272,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("proxy", help="container role: nginx fed by etcd (same as renderer)")
     p.add_argument("--listen", help="nginx listen address or port (default NGINX_LISTEN or 80)")
     p.set_defaults(handler=_renderer)
-
-    p = sub.add_parser("healthcheck", help="the image's HEALTHCHECK of one role")
-    p.add_argument("role", choices=HEALTHCHECK_ROLES, help="the role this container runs")
-    p.add_argument("--port", type=int, help="an app server's port (default PORT, or its role's)")
-    p.set_defaults(handler=_healthcheck)
 
     p = sub.add_parser("image", help="build the project image (local bases when offline)")
     image = p.add_subparsers(dest="image_command", required=True, metavar="ACTION")

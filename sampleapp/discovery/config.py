@@ -27,6 +27,9 @@ from sampleapp.errors import ConfigError
 # deploy/nginx of a source checkout; an installed package finds it under the working directory
 # (the image's WORKDIR) or wherever NGINX_CONF_DIR says.
 NGINX_DIR = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
+# In NGINX_RUNTIME_DIR: nginx answers the renderer's and the healthcheck's questions here, never on
+# the network.
+CONTROL_SOCKET = "control.sock"
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,12 @@ from pathlib import Path
 
 import httpx
 
-from sampleapp.discovery.config import setpriv
+from sampleapp.discovery.config import CONTROL_SOCKET, setpriv
 from sampleapp.errors import DiscoveryError, SampleappError
 from sampleapp.poll import PENDING, poll
 
 log = logging.getLogger(__name__)
 
-CONTROL_SOCKET = "control.sock"  # nginx answers the renderer's questions here, never on the network
 PID_FILE = "nginx.pid"  # where the template tells nginx to write its master's PID
 # Seconds a leftover nginx gets to stop gracefully: above the template's worker_shutdown_timeout.
 LEFTOVER_WAIT = 45.0

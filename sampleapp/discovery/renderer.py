@@ -41,7 +41,7 @@ import jinja2
 from sampleapp.discovery import config, keys
 from sampleapp.discovery.etcd import EtcdClient
 from sampleapp.discovery.keys import Server
-from sampleapp.discovery.nginx import CONTROL_SOCKET, Nginx
+from sampleapp.discovery.nginx import Nginx
 from sampleapp.discovery.registrar import connect_error
 from sampleapp.discovery.watch import PrefixMirror
 from sampleapp.errors import ConfigError, DiscoveryError
@@ -104,7 +104,7 @@ def render(settings: config.RendererSettings, servers: list[Server], generation:
         servers=[asdict(s) for s in servers],
         unavailable_page=settings.runtime_dir / "html" / "503.html",
         generation=generation,
-        control_socket=settings.runtime_dir / CONTROL_SOCKET,
+        control_socket=settings.runtime_dir / config.CONTROL_SOCKET,
     )
 
 
@@ -138,7 +138,7 @@ class Renderer:
             path.mkdir(parents=True, exist_ok=True)
             path.chmod(0o755)  # nginx workers may run as another user
         self.nginx.stop_leftover()  # an earlier renderer's nginx would keep the port
-        (run / CONTROL_SOCKET).unlink(missing_ok=True)  # left by an nginx that was killed
+        (run / config.CONTROL_SOCKET).unlink(missing_ok=True)  # left by an nginx that was killed
         try:
             shutil.copyfile(self.settings.unavailable_page, run / "html" / "503.html")
         except OSError as exc:

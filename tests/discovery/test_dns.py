@@ -23,6 +23,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from sampleapp import healthcheck
 from sampleapp.discovery.etcd import EtcdClient
 from tests.discovery.servers import start_register_db
 from tests.support.etcd import EtcdCluster, free_port, require_binary, wait_until
@@ -201,6 +202,19 @@ def test_instances_stored_below_a_name_answer_for_it(server: DnsProcess) -> None
 
 def test_names_outside_the_zone_are_refused_without_a_forwarder(upstream: DnsProcess) -> None:
     assert upstream.query("db.sampleapp.local.", "A").rcode() == dns.rcode.REFUSED
+
+
+def test_the_healthcheck_takes_any_answer_of_its_own_server_and_no_answer_as_unhealthy(
+    server: DnsProcess, upstream: DnsProcess
+) -> None:
+    """The dns role's healthcheck asks the zone's SOA of the server in its container, over a bare
+    socket: NOERROR from the zone's server, REFUSED from one serving another zone (both answers,
+    read from the reply's header), and an error where no server listens."""
+    listen = {"DNS_LISTEN": f"0.0.0.0:{server.port}"}
+    assert healthcheck.check("dns", listen) == "dns: answered with rcode 0"
+    assert healthcheck.dns_rcode("127.0.0.1", upstream.port, ZONE) == dns.rcode.REFUSED
+    with pytest.raises(OSError):
+        healthcheck.dns_rcode("127.0.0.1", free_port(socket.SOCK_DGRAM), ZONE)
 
 
 def test_names_outside_the_zone_go_to_the_forwarder_when_one_is_set(server: DnsProcess) -> None:

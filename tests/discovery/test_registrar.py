@@ -14,6 +14,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +26,7 @@ from sampleapp import healthcheck
 from sampleapp.discovery.etcd import EtcdClient
 from tests.discovery.conftest import StartServer
 from tests.discovery.servers import AppServer, alive, connections_to, migrate, start_register_db
-from tests.support.etcd import EtcdCluster, wait_until
+from tests.support.etcd import EtcdCluster, free_port, wait_until
 
 TTL = 3
 HOLD_DOWN = 10.0  # RENDER_HOLD_DOWN's default: the renderer keeps the pool while servers come back
@@ -113,8 +115,21 @@ def test_no_gunicorn_process_holds_a_connection_to_its_own_server_once_ready(
 def test_the_web_healthcheck_asks_the_app_server_on_the_port_it_is_told(
     steady: AppServer,
 ) -> None:
-    assert healthcheck.check("web", {}, steady.port) == f"web: {steady.url}/readyz 200"
+    """Run as the image runs it: 0 and what it checked; 1 and why when no server answers; 2 and
+    the roles for a role it does not know."""
     assert healthcheck.check("web", {"PORT": str(steady.port)}) == f"web: {steady.url}/readyz 200"
+
+    def run(role: str, port: int) -> tuple[int, str]:
+        command = [sys.executable, "-m", "sampleapp.healthcheck", role]
+        env = {**os.environ, "PORT": str(port)}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+        return done.returncode, done.stdout
+
+    assert run("web", steady.port) == (0, f"web: {steady.url}/readyz 200\n")
+    code, out = run("web", free_port())
+    assert (code, out.split(":")[:2]) == (1, ["unhealthy", " ConnectionRefusedError"]), out
+    code, out = run("webb", steady.port)
+    assert code == 2 and "register-db" in out, out
 
 
 def test_a_lost_lease_is_replaced_at_once_whatever_the_ttl(

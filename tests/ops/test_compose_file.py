@@ -49,8 +49,8 @@ def test_every_long_running_service_has_a_real_healthcheck_with_a_start_period(c
         assert "start_period" in check, f"{name}'s healthcheck has no start_period"
         test = " ".join(check["test"]) if isinstance(check["test"], list) else check["test"]
         real = (
-            r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck|create_connection"
-            r"|/dev/tcp/127.0.0.1/80"
+            r"pg_isready|etcdctl .*endpoint health|python -m sampleapp.healthcheck"
+            r"|create_connection|/dev/tcp/127.0.0.1/80"
         )
         assert re.search(real, test), f"{name}'s healthcheck does not test the real thing: {test}"
 
@@ -80,11 +80,11 @@ def test_each_app_image_healthcheck_names_the_role_its_service_runs(path):
         command = service.get("command") or []
         if command and command[0] in healthcheck.ROLES:
             test = service["healthcheck"]["test"]
-            assert test == ["CMD", "sampleapp", "healthcheck", command[0]], name
+            assert test == ["CMD", "python", "-m", "sampleapp.healthcheck", command[0]], name
             checked += 1
     assert checked == 4  # web, proxy, dns, register-db
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert 'CMD ["sampleapp", "healthcheck", "web"]' in dockerfile
+    assert 'CMD ["python", "-m", "sampleapp.healthcheck", "web"]' in dockerfile
     assert 'CMD ["web"]' in dockerfile
 
 
@@ -237,8 +237,8 @@ def test_every_long_running_stack_service_has_a_healthcheck_and_a_restart_policy
         assert "start_period" in check, f"{name}'s healthcheck has no start_period"
         test = " ".join(check["test"])
         real = (
-            r"pg_isready|etcdctl .*endpoint health|sampleapp healthcheck|create_connection"
-            r"|/dev/tcp/127.0.0.1/80"
+            r"pg_isready|etcdctl .*endpoint health|python -m sampleapp.healthcheck"
+            r"|create_connection|/dev/tcp/127.0.0.1/80"
         )
         assert re.search(real, test), f"{name}'s healthcheck does not test the real thing: {test}"
         assert service["deploy"]["restart_policy"]["condition"] == "any", name

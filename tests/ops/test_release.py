@@ -237,7 +237,7 @@ def test_the_image_runs_every_role_as_a_non_root_user_with_a_healthcheck_and_oci
     config = json.loads(engine.docker("image", "inspect", images.APP_IMAGE))[0]["Config"]
     assert config["User"] == "sampleapp"
     assert config["Entrypoint"] == ["sampleapp"]
-    assert config["Healthcheck"]["Test"] == ["CMD", "sampleapp", "healthcheck", "web"]
+    assert config["Healthcheck"]["Test"] == ["CMD", "python", "-m", "sampleapp.healthcheck", "web"]
     labels = config["Labels"]
     for key in ("revision", "version", "created", "source"):
         assert labels[f"org.opencontainers.image.{key}"], key
