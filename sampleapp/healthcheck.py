@@ -37,36 +37,39 @@ def readyz_url(role: str, env: Mapping[str, str]) -> str:
     return f"http://127.0.0.1:{int(env.get('PORT') or DEFAULT_PORTS[role])}/readyz"
 
 
-def http_status(sock: socket.socket, target: str) -> int:
-    """The status of ``GET target`` (HTTP/1.0: the server closes after its answer) on a
-    connected socket."""
+def http_get(sock: socket.socket, target: str) -> tuple[int, bytes]:
+    """``GET target`` over HTTP/1.0 on a connected socket (the server closes after its answer):
+    the status and the body. The renderer asks its nginx's control socket this way too."""
     sock.sendall(f"GET {target} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode("ascii"))
-    head = b""
-    while b"\r\n" not in head and len(head) < 4096:
-        chunk = sock.recv(1024)
+    data = b""
+    while len(data) < 65536:
+        chunk = sock.recv(4096)
         if not chunk:
             break
-        head += chunk
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
     version, _, rest = head.partition(b" ")
     code = rest[:3]
     if not version.startswith(b"HTTP/") or not code.isdigit():
         raise RuntimeError(f"no HTTP status line in {head[:80]!r}")
-    return int(code)
+    return int(code), body
 
 
 def app_server_status(url: str) -> int:
     host, _, rest = url.removeprefix("http://").partition(":")
     port, _, path = rest.partition("/")
     with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
-        return http_status(sock, "/" + path)
+        return http_get(sock, "/" + path)[0]
 
 
-def unix_http_status(path: Path, target: str) -> int:
-    """The status of ``GET target`` from an HTTP server on the unix socket ``path``."""
+def unix_http_get(path: Path, target: str, timeout: float = TIMEOUT) -> tuple[int, bytes]:
+    """``GET target`` from an HTTP server on the unix socket ``path``: the status and the body.
+    The socket is closed whatever happens (httpx's unix transport leaves it open when the
+    connect fails, which a test run turns into an error)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(TIMEOUT)
+        sock.settimeout(timeout)
         sock.connect(str(path))
-        return http_status(sock, target)
+        return http_get(sock, target)
 
 
 def dns_rcode(host: str, port: int, name: str) -> int:
@@ -105,7 +108,7 @@ def check(name: str, env: Mapping[str, str]) -> str:
         from sampleapp.discovery import config
 
         control = config.renderer_settings(env).runtime_dir / config.CONTROL_SOCKET
-        status = unix_http_status(control, "/generation")
+        status, _ = unix_http_get(control, "/generation")
         if status != 200:
             raise RuntimeError(f"nginx answered {status} on {control}")
         return f"proxy: nginx answered 200 on {control}"

@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -146,6 +146,14 @@ class EtcdClient(contextlib.AbstractContextManager["EtcdClient"]):
     def put(self, key: str, value: str, *, lease: int = 0) -> int:
         body = {"key": encode(key), "value": encode(value), "lease": str(lease)}  # 0: none
         return _revision(self._call("/v3/kv/put", body))
+
+    def put_all(self, entries: Mapping[str, str], *, lease: int = 0) -> int:
+        """Write every key in one transaction: a reader sees all of them or none."""
+        puts = [
+            {"requestPut": {"key": encode(key), "value": encode(value), "lease": str(lease)}}
+            for key, value in entries.items()
+        ]
+        return _revision(self._call("/v3/kv/txn", {"compare": [], "success": puts}))
 
     def get(self, key: str) -> KeyValue | None:
         kvs, _ = self._range({"key": encode(key)})

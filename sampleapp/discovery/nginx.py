@@ -25,10 +25,9 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
-
 from sampleapp.discovery.config import CONTROL_SOCKET, setpriv
 from sampleapp.errors import DiscoveryError, SampleappError
+from sampleapp.healthcheck import unix_http_get
 from sampleapp.poll import PENDING, poll
 
 log = logging.getLogger(__name__)
@@ -137,22 +136,21 @@ class Nginx:
         config has stopped accepting: until it handles its shutdown signal, an old worker still
         accepts connections on the shared socket and routes them by the old pool.
         """
-        transport = httpx.HTTPTransport(uds=str(self.runtime_dir / CONTROL_SOCKET))
-        with httpx.Client(transport=transport, timeout=1.0) as client:
+        control = self.runtime_dir / CONTROL_SOCKET
 
-            def serving() -> bool:
-                if self.exit_code() is not None:
-                    raise DiscoveryError(f"nginx exited with status {self.exit_code()}")
-                try:
-                    answered = client.get("http://nginx/generation").text.strip()
-                except httpx.HTTPError:
-                    return False
-                return answered == str(generation) and not any(
-                    _accepting(w) for w in self._old_workers
-                )
+        def serving() -> bool:
+            if self.exit_code() is not None:
+                raise DiscoveryError(f"nginx exited with status {self.exit_code()}")
+            try:
+                status, answered = unix_http_get(control, "/generation", timeout=1.0)
+            except (OSError, RuntimeError):  # not listening yet, or not answering HTTP
+                return False
+            return (status, answered.strip()) == (200, str(generation).encode()) and not any(
+                _accepting(w) for w in self._old_workers
+            )
 
-            # An nginx that exited raises in serving(): not confirmed, at once.
-            confirmed = _waited(f"nginx to serve config {generation}", serving, deadline)
+        # An nginx that exited raises in serving(): not confirmed, at once.
+        confirmed = _waited(f"nginx to serve config {generation}", serving, deadline)
         if confirmed:
             self._old_workers = []
         else:

@@ -114,8 +114,7 @@ class Registration:
                 return False
             try:
                 lease = self.client.grant(self.lease_ttl)
-                for key, value in self.entries.items():
-                    self.client.put(key, value, lease=lease)
+                self.client.put_all(self.entries, lease=lease)  # the db name and its alias at once
             except DiscoveryError as exc:
                 log.warning("registration failed, retrying: %s", exc)
                 self._closed.wait(_RETRY)

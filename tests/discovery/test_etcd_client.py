@@ -56,6 +56,21 @@ def test_a_key_under_a_lease_lives_while_kept_alive_and_goes_when_revoked(
     assert etcd_client.revoke(lease) is False
 
 
+def test_put_all_writes_every_key_at_one_revision_under_the_lease(
+    etcd_client: EtcdClient, prefix: str
+) -> None:
+    """register-db's name and alias: one transaction, so no reader sees one without the other."""
+    lease = etcd_client.grant(5)
+    revision = etcd_client.put_all({prefix + "db": "a", prefix + "alias": "b"}, lease=lease)
+    kvs, _ = etcd_client.get_prefix(prefix)
+    assert [(kv.key, kv.value, kv.mod_revision, kv.lease) for kv in kvs] == [
+        (prefix + "alias", "b", revision, lease),
+        (prefix + "db", "a", revision, lease),
+    ]
+    assert etcd_client.revoke(lease) is True
+    assert etcd_client.get_prefix(prefix)[0] == []
+
+
 def test_a_key_under_an_expired_lease_disappears_by_itself(
     etcd_client: EtcdClient, prefix: str
 ) -> None:

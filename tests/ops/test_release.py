@@ -244,5 +244,8 @@ def test_the_image_runs_every_role_as_a_non_root_user_with_a_healthcheck_and_oci
     assert labels["org.opencontainers.image.revision"] == images.git_revision()
     assert "MAINTAINER" not in (config.get("Author") or "")
     roles = engine.docker("run", "--rm", images.APP_IMAGE, "--help")
-    for role in ("web", "migrate", "proxy", "dns", "register-db", "healthcheck"):
+    for role in ("web", "migrate", "proxy", "dns", "register-db"):
         assert f"    {role} " in roles or f"    {role}\n" in roles, role
+    check = ["docker", "run", "--rm", "--entrypoint", "python", images.APP_IMAGE]
+    usage = engine.run([*check, "-m", "sampleapp.healthcheck"], check=False)
+    assert usage.returncode == 2 and "register-db" in usage.stdout, usage
