@@ -690,8 +690,12 @@ def test_a_frozen_engine_on_the_proxy_machine_delays_connections_and_fails_none(
         load.wait_for(20)
         os.kill(engine_pid, signal.SIGSTOP)
         try:
-            state = Path(f"/proc/{engine_pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            assert state == "T", f"core-01's dockerd ({engine_pid}) is {state}, not stopped"
+            stat = Path(f"/proc/{engine_pid}/stat")  # a signal lands when the process next runs
+            wait_until(
+                lambda: stat.read_text().rsplit(")", 1)[1].split()[0] == "T",
+                10,
+                f"core-01's dockerd ({engine_pid}) to be stopped",
+            )
             time.sleep(3.5)
         finally:
             os.kill(engine_pid, signal.SIGCONT)
