@@ -8,9 +8,11 @@ Latency and throughput follow from it.
 For each database (SQLite, then a throw-away PostgreSQL from Debian's binaries,
 tests/support/postgres.py), a fresh database gets the sample data and ``sampleapp serve`` runs in
 production mode. Signed in as the example user through the real form, four pages are measured
-with one worker at one connection (``ROUNDS`` rounds of ``SECONDS`` s each, the median kept):
-CPU per request, p50 and p99; then with two workers (the deployed default) at 16 connections:
-requests per second. On PostgreSQL the data then grows to 1,000 users and 100,000 microposts
+with one worker at one connection (``ROUNDS`` rounds of ``SECONDS`` s each, every round in a new
+server process, the median kept with the lowest and highest round): CPU per request, p50 and p99;
+then with two workers (the deployed default) at 16 connections: requests per second. Beside them,
+gunicorn alone around a bare WSGI function (bench/floor.py): the part of every page's cost that is
+the server's. On PostgreSQL the data then grows to 1,000 users and 100,000 microposts
 (``populate --scale``) and the feed and profile are measured again, with the database's query
 plans. The profile's top entries come from cProfile around the feed page, in process. The pages'
 bytes on the wire, with and without ``Accept-Encoding: gzip``, are read through the deployments'
@@ -37,7 +39,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import burst
-from bench.measure import sign_in, wrk
+from bench.measure import free_port, sign_in, wrk
 from bench.report import table, write_section
 from bench.server import (
     ROOT,
@@ -51,7 +53,7 @@ from bench.server import (
 from sampleapp.cost import pages as wire
 from tests.support.postgres import PostgresServer
 
-ROUNDS = 3
+ROUNDS = 5  # each in a new server process
 SECONDS = 5  # per page per round, one connection
 THROUGHPUT_SECONDS = 10  # per page, 16 connections
 THROUGHPUT_CONNECTIONS = 16
@@ -183,21 +185,63 @@ def check_pages(base: str, cookie: str, pages: tuple[tuple, ...]) -> None:  # ty
 
 
 def page_costs(env: dict[str, str], db: Database, log: Path, pages: tuple) -> list[dict]:  # type: ignore[type-arg]
-    """Each page's median over ROUNDS rounds at one connection, one worker."""
-    with serving(env, log, 1) as (base, app):
-        cookie = sign_in(base)
-        check_pages(base, cookie, pages)
-        for _, path, signed_in, _, _ in pages:
-            wrk(base + path, 2, 2, cookie if signed_in else None)  # warm up
-        runs: dict[str, list[dict[str, float]]] = {p[0]: [] for p in pages}
-        for n in range(ROUNDS):
+    """Each page's median over ROUNDS rounds at one connection, one worker, with its lowest and
+    highest round. Each round is a new server process: on this machine one process measured the
+    same page 20-30% above or below the next one, so rounds in one process agree too well."""
+    runs: dict[str, list[dict[str, float]]] = {p[0]: [] for p in pages}
+    for n in range(ROUNDS):
+        with serving(env, log, 1) as (base, app):
+            cookie = sign_in(base)
+            check_pages(base, cookie, pages)
+            for _, path, signed_in, _, _ in pages:
+                wrk(base + path, 2, 2, cookie if signed_in else None)  # warm up
             for name, path, signed_in, _, _ in pages:
-                print(f"▶ {db.kind}, round {n + 1}/{ROUNDS}: {name}")
+                print(f"▶ {db.kind}, round {n + 1}/{ROUNDS} (a new server): {name}")
                 runs[name].append(cost(base + path, cookie if signed_in else None, app, db.pids))
-    return [
-        {"page": p, **{k: statistics.median(r[k] for r in runs[p[0]]) for k in runs[p[0]][0]}}
-        for p in pages
-    ]
+    return [summary(p, runs[p[0]]) for p in pages]
+
+
+def summary(page: tuple, found: list[dict[str, float]]) -> dict:  # type: ignore[type-arg]
+    """The median of each figure over the rounds, and the lowest and highest app CPU."""
+    app_ms = [r["app_ms"] for r in found]
+    medians = {k: statistics.median(r[k] for r in found) for k in found[0]}
+    return {"page": page, **medians, "low": min(app_ms), "high": max(app_ms)}
+
+
+FLOOR_APP = "bench.floor:app"
+
+
+def server_floor(log: Path) -> dict:  # type: ignore[type-arg]
+    """What gunicorn alone costs, as ``sampleapp serve`` runs it (gthread, 4 threads, one
+    worker), around a WSGI function that returns the signed-out home page's size in bytes."""
+    runs = []
+    for n in range(ROUNDS):
+        port = free_port()
+        with log.open("a") as out:
+            server = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "gunicorn", "--worker-class", "gthread"),
+                    *("--threads", "4", "--workers", "1", "--bind", f"127.0.0.1:{port}"),
+                    *("--no-control-socket", FLOOR_APP),
+                ],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(base, server)
+            session = subprocess.run(
+                ["pgrep", "-s", str(server.pid)], capture_output=True, text=True
+            )
+            pids = [int(p) for p in session.stdout.split()]
+            wrk(base + "/", 2, 2, None)
+            print(f"▶ gunicorn alone, round {n + 1}/{ROUNDS}")
+            runs.append(cost(base + "/", None, pids, lambda: []))
+        finally:
+            stop_server(server)
+    return summary(("gunicorn alone, a WSGI function", "/", False, "", None), runs)
 
 
 def throughput(env: dict[str, str], db: Database, log: Path) -> dict[str, float]:
@@ -305,6 +349,8 @@ def run(kind: str, load: list[float]) -> dict[str, object]:
         db.settle()
         log = data / "server.log"
         found["costs"] = page_costs(env, db, log, PAGES)
+        if kind == "sqlite":
+            found["floor"] = server_floor(log)
         load.append(os.getloadavg()[0])
         found["rps"] = throughput(env, db, log)
         if kind == "sqlite":
@@ -338,22 +384,25 @@ def ms(value: float) -> str:
 
 def report(sqlite: dict, postgres: dict, load: list[float]) -> str:  # type: ignore[type-arg]
     rows = []
-    for kind, found in (("SQLite", sqlite), ("PostgreSQL", postgres)):
-        for c in found["costs"]:
-            name, target = c["page"][0], c["page"][4]
-            met = "" if target is None else ("yes" if c["app_ms"] <= target else "no")
-            rows.append(
-                [
-                    name,
-                    kind,
-                    ms(c["app_ms"]),
-                    ms(c["db_ms"]),
-                    ms(c["p50"]),
-                    ms(c["p99"]),
-                    target or "",
-                    met,
-                ]
-            )
+    costs = [("SQLite", c) for c in sqlite["costs"]] + [
+        ("PostgreSQL", c) for c in postgres["costs"]
+    ]
+    for kind, c in [*costs, ("none", sqlite["floor"])]:
+        name, target = c["page"][0], c["page"][4]
+        met = "" if target is None else ("yes" if c["app_ms"] <= target else "no")
+        rows.append(
+            [
+                name,
+                kind,
+                ms(c["app_ms"]),
+                f"{ms(c['low'])} to {ms(c['high'])}",
+                ms(c["db_ms"]),
+                ms(c["p50"]),
+                ms(c["p99"]),
+                target or "",
+                met,
+            ]
+        )
     rps = [
         [name, f"{sqlite['rps'][name]:.0f}", f"{postgres['rps'][name]:.0f}"] for name, *_ in PAGES
     ]
@@ -377,8 +426,11 @@ def report(sqlite: dict, postgres: dict, load: list[float]) -> str:  # type: ign
         f"`sampleapp serve` (gunicorn gthread, 4 threads a worker), `SAMPLEAPP_ENV=production`, "
         f"loopback, signed in as the example user through the form. `wrk -t1 --latency` after a "
         f"warm-up. CPU ms per request: the app server's processes (and PostgreSQL's) over "
-        f"{SECONDS} s at one connection, one worker, the median of {ROUNDS} rounds. Load average "
-        f"(1 min) before, after SQLite's pages, after PostgreSQL's: "
+        f"{SECONDS} s at one connection, one worker, the median of {ROUNDS} rounds, each round a "
+        f"new server process; the lowest and highest round beside it. The last row is gunicorn "
+        f"alone, run the same way around a WSGI function returning as many bytes as the "
+        f"signed-out home page (bench/floor.py): what any page pays before Django starts. Load "
+        f"average (1 min) before, after SQLite's pages, after PostgreSQL's: "
         + " / ".join(f"{x:.1f}" for x in load[:3])
         + ".\n\n"
         + table(
@@ -386,6 +438,7 @@ def report(sqlite: dict, postgres: dict, load: list[float]) -> str:  # type: ign
                 "Page",
                 "Database",
                 "app CPU ms/req",
+                "lowest to highest round",
                 "DB CPU ms/req",
                 "p50 ms",
                 "p99 ms",
