@@ -203,9 +203,13 @@ class SwarmStack:
         """``headline``, then ``service``'s tasks with their errors and its last log lines."""
         via = self.via()
         lines = [headline.rstrip(".") + "."]
+        if update := swarm.update_status(self.cluster, via, service):
+            lines.append(f"  last update: {update}")
         for task in swarm.tasks(self.cluster, via, service)[:6]:
+            digest = task.image.rpartition("@sha256:")[2][:12] or task.image
             lines.append(
-                f"  task on {task.node or '?'}: {task.current} (desired {task.desired})"
+                f"  task {task.task_id[:12]} on {task.node or '?'}: {task.current} "
+                f"(desired {task.desired}), image {digest}"
                 + (f" error: {task.error}" if task.error else "")
             )
         logs = swarm.service_logs(self.cluster, via, service)

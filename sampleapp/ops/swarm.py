@@ -257,6 +257,22 @@ def service_image(cluster: Cluster, via: int, service: str) -> str | None:
     return (out or "").strip() or None
 
 
+def update_status(cluster: Cluster, via: int, service: str) -> str:
+    """The service's last rolling update in one line (state, Swarm's message, when it started
+    and ended), "" when it has had none. A rollback's own message is only "rollback completed":
+    its cause is in the tasks, which ``cluster_stack.failure`` lists beside it."""
+    name = f"{STACK}_{service}"
+    known = nodes.no_such("service", name)
+    out = nodes.node_probe(
+        cluster, via, "service", "inspect", "--format", "{{json .UpdateStatus}}", name, known=known
+    )
+    status = json.loads(out or "null") or {}
+    if not status:
+        return ""
+    when = ", ".join(f"{k} {status[k]}" for k in ("StartedAt", "CompletedAt") if status.get(k))
+    return f"{status.get('State', '?')}: {status.get('Message', '')} ({when})"
+
+
 def remove_service(cluster: Cluster, via: int, service: str) -> None:
     node_docker(cluster, via, "service", "rm", f"{STACK}_{service}")
 
@@ -274,7 +290,7 @@ def remove_stack(cluster: Cluster, via: int) -> None:
 def service_logs(cluster: Cluster, via: int, service: str, lines: int = 30) -> str:
     """Only ever part of the message of a failure being raised (``cluster.failure``): when
     ``docker service logs`` itself fails, its own complaint is what shows there."""
-    logs = ["service", "logs", "--tail", str(lines), "--no-task-ids", f"{STACK}_{service}"]
+    logs = ["service", "logs", "--tail", str(lines), f"{STACK}_{service}"]
     out = engine.run([*cluster.docker(via), *logs], check=False, timeout=30)
     return engine.tail(out.stdout + out.stderr, lines)
 
