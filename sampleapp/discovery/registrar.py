@@ -7,6 +7,10 @@ TCP port for the database), and withdraws when readiness fails twice. A ``kill -
 keepalives: the key dies with the lease. It also watches its own keys: when etcd drops them (a lost
 lease, e.g. every lease expiring at once after etcd was frozen, or a hand deletion) it registers
 again at once rather than at the next keepalive, so the renderer's hold-down bridges the gap.
+Two registrars of the same record (``register-db`` during a start-first update: the new task
+starts before the old one stops) do not fight over it: the last to register holds it, the other
+leaves it alone while it holds the same value, so the old task's withdrawal deletes nothing, and
+it takes the record back when it disappears (the holder died).
 ``Registration.run`` is the one loop of both registering roles (``supervisor.py``), run outside
 any process that forks.
 """
@@ -49,6 +53,7 @@ class Registration:
         self._lock = threading.Lock()  # held for every lease change and every etcd write
         self._closed = threading.Event()
         self._wake = threading.Event()  # something happened to our keys: look now
+        self._ceded: set[str] = set()  # our keys that another registrar holds with our value
 
     def run(self) -> None:
         """Register when ready, withdraw when not, start over whenever the lease is lost.
@@ -75,6 +80,19 @@ class Registration:
                 log.warning("%s is not ready any more: withdrawing it", ", ".join(self.entries))
                 with self._lock:
                     self._revoke()
+
+    def update(self, entries: Mapping[str, str]) -> None:
+        """New values for the keys (the database's new address), written at once when
+        registered; else at the next registration."""
+        with self._lock:
+            self.entries = dict(entries)
+            self._ceded.clear()
+            if self.lease is None or self._closed.is_set():
+                return
+            try:
+                self.client.put_all(self.entries, lease=self.lease)
+            except DiscoveryError as exc:  # the next refresh writes them
+                log.warning("could not write the new values yet: %s", exc)
 
     def withdraw(self) -> bool:
         """Revoke the lease now and end ``run``; True when a registration was withdrawn."""
@@ -120,6 +138,7 @@ class Registration:
                 self._closed.wait(_RETRY)
                 return False
             self.lease = lease
+            self._ceded.clear()
         pairs = ", ".join(f"{k} = {v}" for k, v in self.entries.items())
         log.info("registered %s (lease %x, TTL %d s)", pairs, lease, self.lease_ttl)
         return True
@@ -140,9 +159,26 @@ class Registration:
                     return
                 for key, value in self.entries.items():
                     current = self.client.get(key)
-                    if current is None or current.value != value or current.lease != self.lease:
+                    if current is not None and current.value == value:
+                        if current.lease in (0, self.lease):
+                            if current.lease == 0:  # written by hand: it would outlive us
+                                self.client.put(key, value, lease=self.lease)
+                            self._ceded.discard(key)
+                        elif key not in self._ceded:
+                            self._ceded.add(key)
+                            log.info(
+                                "%s is registered under lease %x too (another registrar of "
+                                "it, e.g. the new task of a rolling update): leaving it to it",
+                                key,
+                                current.lease,
+                            )
+                        continue
+                    if key in self._ceded and current is None:
+                        log.info("%s was left by the registrar that held it: taking it back", key)
+                    else:
                         log.warning("%s was changed behind our back: writing it again", key)
-                        self.client.put(key, value, lease=self.lease)
+                    self.client.put(key, value, lease=self.lease)
+                    self._ceded.discard(key)
             except DiscoveryError as exc:
                 log.warning(
                     "keepalive failed (%s); the lease lives %d s without one", exc, self.lease_ttl
@@ -168,11 +204,6 @@ def http_ready(url: str, timeout: float) -> Check:
             return False
 
     return check
-
-
-def tcp_ready(host: str, port: int) -> Check:
-    """A check that is true when ``host:port`` accepts a TCP connection (the database)."""
-    return lambda: not connect_error(host, port, timeout=1.0)
 
 
 def connect_error(host: str, port: int, timeout: float) -> str:

@@ -22,13 +22,18 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sampleapp.discovery import config, keys
 from sampleapp.discovery.etcd import EtcdClient
-from sampleapp.discovery.registrar import Registration, address_towards, http_ready, tcp_ready
-from sampleapp.errors import ConfigError
+from sampleapp.discovery.registrar import (
+    Registration,
+    address_towards,
+    connect_error,
+    http_ready,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,27 +81,68 @@ def web(options: WebOptions) -> int:
 
 
 def register_db(overrides: Mapping[str, str | None] | None = None) -> int:
-    """``sampleapp register-db``: publish the database's DNS records while its port answers."""
+    """``sampleapp register-db``: publish the database's DNS records while its port answers.
+
+    The host is resolved again at every readiness check: in a Swarm, ``db`` names a task, whose
+    address changes when it is started anew, and which the engine's DNS may not know yet when
+    this starts (a rolling update on a busy machine). So a name that does not resolve is waited
+    for, not a reason to exit, and a new address is published under the same lease."""
     env = config.environ(overrides)
     settings = config.db_settings(env)
     config.configure_logging(env)
     host = settings.host or address_towards(settings.etcd.endpoints[0])
-    try:
-        ip = str(socket.getaddrinfo(host, settings.port, proto=socket.IPPROTO_TCP)[0][4][0])
-    except OSError as exc:
-        raise ConfigError(
-            f"DB_ADVERTISE_HOST {host!r} does not resolve ({exc}): give an IP"
-        ) from exc
     name = keys.normalize_name(f"{settings.name}.{settings.domain}")
-    entries = {keys.dns_key(settings.skydns_prefix, name): keys.dns_record_value(ip, settings.port)}
-    if settings.alias:
-        alias = keys.normalize_name(f"{settings.alias}.{settings.domain}")
-        entries[keys.dns_key(settings.skydns_prefix, alias)] = keys.dns_record_value(name)
+    alias = keys.normalize_name(f"{settings.alias}.{settings.domain}") if settings.alias else ""
+
+    def entries(ip: str) -> dict[str, str]:
+        found = {
+            keys.dns_key(settings.skydns_prefix, name): keys.dns_record_value(ip, settings.port)
+        }
+        if alias:
+            found[keys.dns_key(settings.skydns_prefix, alias)] = keys.dns_record_value(name)
+        return found
+
+    ip = wait_resolved(host, settings.port)  # before signals are blocked: SIGTERM ends it
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+
+    def ready() -> bool:  # the registration's check, run by its loop
+        nonlocal ip
+        now, why = resolved(host, settings.port)
+        if now is None:
+            log.warning("%s does not resolve now (%s): the database is not ready", host, why)
+            return False
+        if now != ip:
+            log.info("register-db: %s is at %s now (was %s)", host, now, ip)
+            ip = now
+            registration.update(entries(ip))
+        return not connect_error(ip, settings.port, timeout=1.0)
+
     with EtcdClient(settings.etcd.endpoints, timeout=settings.etcd.timeout) as client:
-        registration = Registration(client, entries, settings.ttl, tcp_ready(ip, settings.port))
+        registration = Registration(client, entries(ip), settings.ttl, ready)
         log.info("register-db: %s -> %s:%d once the port answers", name, ip, settings.port)
         return hold(registration)
+
+
+def resolved(host: str, port: int) -> tuple[str | None, str]:
+    """``host``'s first address now, or None and why not."""
+    try:
+        return str(socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)[0][4][0]), ""
+    except OSError as exc:
+        return None, str(exc) or type(exc).__name__
+
+
+def wait_resolved(host: str, port: int) -> str:
+    """``host``'s address once it resolves, saying every few seconds that it does not yet (a
+    typo in DB_ADVERTISE_HOST shows there, and in the health check that stays unhealthy)."""
+    said = 0.0
+    while True:
+        ip, why = resolved(host, port)
+        if ip is not None:
+            return ip
+        if time.monotonic() - said >= 5.0:
+            log.warning("DB_ADVERTISE_HOST %r does not resolve yet (%s): waiting for it", host, why)
+            said = time.monotonic()
+        time.sleep(0.5)
 
 
 def serve_command(options: WebOptions) -> list[str]:

@@ -43,13 +43,13 @@ def migrate(data_dir: Path, log_path: Path) -> None:
 
 
 def start_register_db(
-    log_path: Path, port: int, endpoints: str, **env: str
+    log_path: Path, port: int, endpoints: str, host: str = "127.0.0.1", **env: str
 ) -> subprocess.Popen[bytes]:
-    """``sampleapp register-db`` publishing a stand-in database on 127.0.0.1:``port``."""
+    """``sampleapp register-db`` publishing a stand-in database on ``host``:``port``."""
     full_env = {"PATH": os.environ["PATH"], "ETCD_ENDPOINTS": endpoints, **env}
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [SAMPLEAPP, "register-db", "--host", "127.0.0.1", "--port", str(port)],
+            [SAMPLEAPP, "register-db", "--host", host, "--port", str(port)],
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 
 from sampleapp import healthcheck
 from sampleapp.discovery.etcd import EtcdClient
+from sampleapp.discovery.registrar import Registration
 from tests.discovery.conftest import StartServer
 from tests.discovery.servers import AppServer, alive, connections_to, migrate, start_register_db
 from tests.support.etcd import EtcdCluster, free_port, wait_until
@@ -260,3 +262,98 @@ def test_register_db_publishes_the_thesis_records_while_the_port_answers(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_two_register_dbs_of_one_database_hand_the_records_over_without_a_gap(
+    base_dir: Path, own_etcd: EtcdCluster, client: EtcdClient
+) -> None:
+    """A start-first update runs the new register-db beside the old one: the newer holds the
+    records, the older leaves them alone (no fight over the lease), takes them back when the
+    newer dies, and its own withdrawal deletes nothing the newer holds."""
+    key = "/skydns/local/sampleapp/db"
+    db = socket.create_server(("127.0.0.1", 0))
+    port = db.getsockname()[1]
+    logs = [base_dir / f"register-db-{n}.log" for n in ("old", "new", "newer")]
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(log: Path) -> int:
+        started.append(start_register_db(log, port, own_etcd.env_endpoints, LEASE_TTL=str(TTL)))
+        wait_until(lambda: "registered /skydns" in log.read_text(), PATIENCE, f"{log.name}")
+        kv = client.get(key)
+        assert kv is not None
+        return kv.lease
+
+    def held_by(lease: int) -> bool:
+        kv = client.get(key)
+        return kv is not None and kv.lease == lease
+
+    try:
+        old_lease = start(logs[0])
+        new_lease = start(logs[1])
+        assert new_lease != old_lease
+        wait_until(lambda: "leaving it to it" in logs[0].read_text(), PATIENCE, "the old to cede")
+        leases = set()
+        for _ in range(3 * TTL * 10):  # three lease TTLs: a fight would flip it each refresh
+            kv = client.get(key)
+            leases.add(kv.lease if kv else None)
+            time.sleep(0.1)
+        assert leases == {new_lease}
+        started[1].kill()  # the holder dies: its lease expires and the old one takes it back
+        wait_until(lambda: held_by(old_lease), TTL + HOLD_DOWN, "the old one to take it back")
+        newer_lease = start(logs[2])
+        wait_until(
+            lambda: "leaving it to it" in logs[0].read_text().rpartition("taking it back")[2],
+            PATIENCE,
+            "the old to cede again",
+        )
+        started[0].send_signal(signal.SIGTERM)
+        missing = 0
+        while started[0].poll() is None:
+            missing += client.get(key) is None
+        assert started[0].wait(PATIENCE) == 0
+        assert missing == 0 and held_by(newer_lease)
+        assert "changed behind our back" not in "".join(log.read_text() for log in logs)
+    finally:
+        db.close()
+        for process in started:  # withdrawn, so that no record outlives the test
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(PATIENCE)
+
+
+def test_register_db_waits_for_a_database_name_that_does_not_resolve_yet(
+    base_dir: Path, own_etcd: EtcdCluster, client: EtcdClient
+) -> None:
+    """In a Swarm the engine's DNS may learn the database's task late: register-db says so and
+    waits, instead of exiting (which a rolling update counts as a failed task)."""
+    log = base_dir / "register-db-unresolved.log"
+    process = start_register_db(log, 5432, own_etcd.env_endpoints, host="db.invalid")
+    try:
+        wait_until(lambda: "does not resolve yet" in log.read_text(), PATIENCE, "the warning")
+        assert process.poll() is None, log.read_text()
+        assert client.get("/skydns/local/sampleapp/db") is None
+        process.send_signal(signal.SIGTERM)
+        process.wait(PATIENCE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_new_values_are_written_at_once_under_the_same_lease(client: EtcdClient) -> None:
+    """What register-db does when the database's task comes back at another address."""
+    key = "/skydns/local/sampleapp/moved"
+    registration = Registration(client, {key: '{"host": "10.0.0.1"}'}, TTL, lambda: True)
+    runner = threading.Thread(target=registration.run, daemon=True)
+    runner.start()
+    try:
+        wait_until(lambda: client.get(key) is not None, PATIENCE, "the registration")
+        before = client.get(key)
+        registration.update({key: '{"host": "10.0.0.2"}'})
+        after = client.get(key)
+        assert before is not None and after is not None
+        assert (after.value, after.lease) == ('{"host": "10.0.0.2"}', before.lease)
+    finally:
+        registration.withdraw()
+        runner.join(PATIENCE)
+    assert client.get(key) is None
