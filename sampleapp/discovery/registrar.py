@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import httpx
@@ -215,16 +215,20 @@ def connect_error(host: str, port: int, timeout: float) -> str:
     return ""
 
 
-def address_towards(endpoint: str) -> str:
-    """The local IP this machine uses to reach ``endpoint`` (what its peers can reach us at)."""
-    host = urlsplit(endpoint).hostname or "127.0.0.1"
-    try:
-        family, _, _, _, addr = socket.getaddrinfo(host, 2379, proto=socket.IPPROTO_UDP)[0]
-        with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.connect(addr)  # UDP connect sends nothing: it only picks the route
-            return str(probe.getsockname()[0])
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot work out this machine's address towards {endpoint} ({exc}): "
-            "set ADVERTISE_ADDR (host:port) or DB_ADVERTISE_HOST"
-        ) from exc
+def address_towards(endpoints: Sequence[str]) -> str:
+    """The local IP this machine uses to reach the first of ``endpoints`` that resolves (what its
+    peers can reach us at): in a Swarm, a member that is down is not in the engine's DNS."""
+    failures = []
+    for endpoint in endpoints:
+        host = urlsplit(endpoint).hostname or "127.0.0.1"
+        try:
+            family, _, _, _, addr = socket.getaddrinfo(host, 2379, proto=socket.IPPROTO_UDP)[0]
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect(addr)  # UDP connect sends nothing: it only picks the route
+                return str(probe.getsockname()[0])
+        except OSError as exc:
+            failures.append(f"{host}: {exc}")
+    raise ConfigError(
+        f"cannot work out this machine's address towards etcd ({'; '.join(failures)}): "
+        "set ADVERTISE_ADDR (host:port) or DB_ADVERTISE_HOST"
+    )

@@ -16,6 +16,7 @@ container's PID 1 it also reaps the orphans it inherits.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sampleapp.discovery import config, keys
@@ -34,6 +35,8 @@ from sampleapp.discovery.registrar import (
     connect_error,
     http_ready,
 )
+from sampleapp.errors import ConfigError
+from sampleapp.poll import Pending, poll
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,8 @@ def web(options: WebOptions) -> int:
     advertise = settings.advertise
     if not advertise:  # the address towards etcd when bound to every one
         wildcard = options.host in {"0.0.0.0", "::", ""}
-        host = address_towards(settings.etcd.endpoints[0]) if wildcard else options.host
+        endpoints = settings.etcd.endpoints
+        host = eventually("etcd", lambda: address_towards(endpoints)) if wildcard else options.host
         advertise = f"{_bracketed(host)}:{options.port}"
     local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(options.host, options.host)
     readyz = f"http://{_bracketed(local)}:{options.port}/readyz"
@@ -90,7 +94,7 @@ def register_db(overrides: Mapping[str, str | None] | None = None) -> int:
     env = config.environ(overrides)
     settings = config.db_settings(env)
     config.configure_logging(env)
-    host = settings.host or address_towards(settings.etcd.endpoints[0])
+    host = settings.host or eventually("etcd", lambda: address_towards(settings.etcd.endpoints))
     name = keys.normalize_name(f"{settings.name}.{settings.domain}")
     alias = keys.normalize_name(f"{settings.alias}.{settings.domain}") if settings.alias else ""
 
@@ -102,14 +106,17 @@ def register_db(overrides: Mapping[str, str | None] | None = None) -> int:
             found[keys.dns_key(settings.skydns_prefix, alias)] = keys.dns_record_value(name)
         return found
 
-    ip = wait_resolved(host, settings.port)  # before signals are blocked: SIGTERM ends it
+    ip = eventually(
+        f"DB_ADVERTISE_HOST {host!r}", lambda: resolve(host, settings.port)
+    )  # before signals are blocked
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
 
     def ready() -> bool:  # the registration's check, run by its loop
         nonlocal ip
-        now, why = resolved(host, settings.port)
-        if now is None:
-            log.warning("%s does not resolve now (%s): the database is not ready", host, why)
+        try:
+            now = resolve(host, settings.port)
+        except OSError as exc:
+            log.warning("%s does not resolve now (%s): the database is not ready", host, exc)
             return False
         if now != ip:
             log.info("register-db: %s is at %s now (was %s)", host, now, ip)
@@ -123,26 +130,33 @@ def register_db(overrides: Mapping[str, str | None] | None = None) -> int:
         return hold(registration)
 
 
-def resolved(host: str, port: int) -> tuple[str | None, str]:
-    """``host``'s first address now, or None and why not."""
-    try:
-        return str(socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)[0][4][0]), ""
-    except OSError as exc:
-        return None, str(exc) or type(exc).__name__
+def resolve(host: str, port: int) -> str:
+    """``host``'s first address; OSError when it does not resolve."""
+    return str(socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)[0][4][0])
 
 
-def wait_resolved(host: str, port: int) -> str:
-    """``host``'s address once it resolves, saying every few seconds that it does not yet (a
-    typo in DB_ADVERTISE_HOST shows there, and in the health check that stays unhealthy)."""
-    said = 0.0
-    while True:
-        ip, why = resolved(host, port)
-        if ip is not None:
-            return ip
-        if time.monotonic() - said >= 5.0:
-            log.warning("DB_ADVERTISE_HOST %r does not resolve yet (%s): waiting for it", host, why)
-            said = time.monotonic()
-        time.sleep(0.5)
+def eventually(name: str, find: Callable[[], str]) -> str:
+    """``find()``'s answer once it has one (``name``: what must resolve).
+
+    In a Swarm the engine's DNS may not know a name yet (a task just started, on a busy machine)
+    or any more (an etcd member that is down): a name that does not resolve is waited for,
+    saying so every few seconds, not a reason to exit, which a rolling update counts as a
+    failed task and rolls back. Run before any signal is blocked: SIGTERM ends the wait as it
+    ends any process. A typo in a setting shows in the warnings, and in the health check, which
+    stays unhealthy."""
+    said = -math.inf
+
+    def check() -> str | Pending:
+        nonlocal said
+        try:
+            return find()
+        except (OSError, ConfigError) as exc:
+            if time.monotonic() - said >= 5.0:
+                log.warning("%s does not resolve yet (%s): waiting for it", name, exc)
+                said = time.monotonic()
+            return Pending(str(exc))
+
+    return poll(f"Waiting for {name} to resolve", check, math.inf, interval=0.5)
 
 
 def serve_command(options: WebOptions) -> list[str]:

@@ -25,7 +25,8 @@ import pytest
 
 from sampleapp import healthcheck
 from sampleapp.discovery.etcd import EtcdClient
-from sampleapp.discovery.registrar import Registration
+from sampleapp.discovery.registrar import Registration, address_towards
+from sampleapp.errors import ConfigError
 from tests.discovery.conftest import StartServer
 from tests.discovery.servers import AppServer, alive, connections_to, migrate, start_register_db
 from tests.support.etcd import EtcdCluster, free_port, wait_until
@@ -357,3 +358,10 @@ def test_new_values_are_written_at_once_under_the_same_lease(client: EtcdClient)
         registration.withdraw()
         runner.join(PATIENCE)
     assert client.get(key) is None
+
+
+def test_the_advertised_address_is_found_through_any_etcd_member_that_resolves() -> None:
+    """In a Swarm a member that is down is not in the engine's DNS: the next one serves."""
+    assert address_towards(["http://etcd-1.invalid:2379", "http://127.0.0.1:2379"]) == "127.0.0.1"
+    with pytest.raises(ConfigError, match=r"etcd-1.invalid: .*etcd-2.invalid: .*ADVERTISE_ADDR"):
+        address_towards(["http://etcd-1.invalid:2379", "http://etcd-2.invalid:2379"])
