@@ -42,18 +42,28 @@ def require_binary(name: str, package: str) -> str:
     return path
 
 
+# Every port handed out in this process. A server binds its port a moment after it is chosen
+# (a process starting), and the kernel may offer the same free port again meanwhile: two app
+# servers were given one port, and the second registered the first's address.
+_GIVEN: set[int] = set()
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port that is free on 127.0.0.1 now (for TCP, or for UDP and TCP together)."""
+    """A port that is free on 127.0.0.1 now (for TCP, or for UDP and TCP together) and was not
+    handed out before in this process."""
     while True:
         with socket.socket(socket.AF_INET, kind) as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
+        if port in _GIVEN:
+            continue
         other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
         try:
             with socket.socket(socket.AF_INET, other) as s:
                 s.bind(("127.0.0.1", port))
         except OSError:
             continue
+        _GIVEN.add(port)
         return port
 
 

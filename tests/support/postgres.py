@@ -13,10 +13,11 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.support.etcd import free_port
 
 INSTALL_HINT = (
     "install Debian's `postgresql` package (apt-get install postgresql) or run `make test`"
@@ -36,12 +37,6 @@ def find_bindir() -> Path:
             f"PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: {INSTALL_HINT}"
         )
     return max(candidates, key=lambda d: int(d.parent.name.split(".")[0]))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresServer:

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.support.postgres import free_port
+from tests.support.etcd import free_port
 
 URL = re.compile(r"https?://\S+")
 
