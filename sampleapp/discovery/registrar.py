@@ -159,18 +159,19 @@ class Registration:
                     return
                 for key, value in self.entries.items():
                     current = self.client.get(key)
-                    if current is not None and current.value == value:
-                        if current.lease in (0, self.lease):
-                            if current.lease == 0:  # written by hand: it would outlive us
-                                self.client.put(key, value, lease=self.lease)
-                            self._ceded.discard(key)
-                        elif key not in self._ceded:
+                    # The lease our value is held under (0: none); None when missing or changed.
+                    held = current.lease if current is not None and current.value == value else None
+                    if held == self.lease:
+                        self._ceded.discard(key)
+                        continue
+                    if held:  # our value under another lease: another registrar of it holds it
+                        if key not in self._ceded:
                             self._ceded.add(key)
                             log.info(
                                 "%s is registered under lease %x too (another registrar of "
                                 "it, e.g. the new task of a rolling update): leaving it to it",
                                 key,
-                                current.lease,
+                                held,
                             )
                         continue
                     if key in self._ceded and current is None:

@@ -106,9 +106,8 @@ def register_db(overrides: Mapping[str, str | None] | None = None) -> int:
             found[keys.dns_key(settings.skydns_prefix, alias)] = keys.dns_record_value(name)
         return found
 
-    ip = eventually(
-        f"DB_ADVERTISE_HOST {host!r}", lambda: resolve(host, settings.port)
-    )  # before signals are blocked
+    # Before signals are blocked (eventually's docstring).
+    ip = eventually(f"DB_ADVERTISE_HOST {host!r}", lambda: resolve(host, settings.port))
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
 
     def ready() -> bool:  # the registration's check, run by its loop
