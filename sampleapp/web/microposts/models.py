@@ -7,6 +7,9 @@ the users they follow, as the Rails ``from_users_followed_by`` subselect. The au
 subquery (the followed ids, UNION the user's own id) rather than ``IN (...) OR user_id = ?``:
 PostgreSQL cannot answer that OR from an index and scans every micropost, while a single IN list
 is a nested loop of index scans on ``microposts.user_id``, one per author.
+
+How many posts each user has is kept by the database itself (``MicropostCount``, below), so the
+stats panel and the feed's total read a row per author instead of counting every post.
 """
 
 from __future__ import annotations
@@ -87,3 +90,31 @@ class Micropost(models.Model):
             errors.update(exc.message_dict)
         if errors:
             raise ValidationError(errors)
+
+
+class MicropostCount(models.Model):
+    """How many microposts a user has: Rails' ``counter_cache``, kept by the database.
+
+    Triggers on ``microposts`` (migration 0003) add and subtract as posts are inserted, deleted
+    or moved, however that happens (a view, ``bulk_create``, a cascade, raw SQL), in the same
+    transaction, so the number is never stale. No Python writes it: a model that saved a count it
+    had read would undo a post made meanwhile. Read it, never save it. A user with no post has
+    no row (read as 0). Why: the feed's total counted every post of every author, 5,000 rows
+    for the example user at 100,000 microposts, most of the database's time for the home page;
+    summing this table reads one row per author (docs/BENCHMARKS.md).
+
+    A later migration that makes Django rebuild ``microposts`` on SQLite (it copies the table to
+    alter it) drops these triggers: re-create them there (``counts.create_triggers``); the test
+    ``test_the_post_counts_follow_every_way_posts_come_and_go`` fails until then.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    total = models.IntegerField()
+
+    class Meta:
+        db_table = "micropost_counts"
+
+    def __str__(self) -> str:
+        return f"{self.total} microposts of user {self.pk}"

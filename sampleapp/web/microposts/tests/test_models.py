@@ -7,9 +7,13 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
 
 from sampleapp.web.microposts.helpers import time_ago_in_words
-from sampleapp.web.microposts.models import Micropost
+from sampleapp.web.microposts.models import Micropost, MicropostCount
+from sampleapp.web.users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +67,39 @@ NOW = dt.datetime(2013, 3, 15, 12, 0, tzinfo=dt.UTC)
 )
 def test_time_ago_in_words_reads_like_rails(seconds: int, words: str) -> None:
     assert time_ago_in_words(NOW - dt.timedelta(seconds=seconds), NOW) == words
+
+
+def post_counts() -> tuple[dict[int, int], dict[int, int]]:
+    """What micropost_counts says each user has, and what counting their posts gives (users with
+    no post left out of both)."""
+    kept = {c.pk: c.total for c in MicropostCount.objects.exclude(total=0)}
+    counted = dict(Micropost.objects.values_list("user_id").annotate(n=Count("id")))
+    return kept, counted
+
+
+def test_the_post_counts_follow_every_way_posts_come_and_go(make_user, make_micropost) -> None:
+    a, b, c = make_user(), make_user(), make_user()
+    make_micropost(a)
+    Micropost.objects.bulk_create([Micropost(user=u, content="bulk") for u in (a, a, b, c)])
+    with connection.cursor() as cursor:  # behind the ORM's back
+        cursor.execute(
+            "INSERT INTO microposts (user_id, content, created_at, updated_at) "
+            "VALUES (%s, 'raw', %s, %s)",
+            [b.pk, timezone.now(), timezone.now()],
+        )
+    kept, counted = post_counts()
+    assert kept == counted == {a.pk: 3, b.pk: 2, c.pk: 1}
+
+    Micropost.objects.filter(user=a, content="bulk").first().delete()  # type: ignore[union-attr]
+    Micropost.objects.filter(user=b, content="raw").update(user=c)  # moved to another author
+    Micropost.objects.filter(user=c).update(content="edited")  # changes no number
+    kept, counted = post_counts()
+    assert kept == counted == {a.pk: 2, b.pk: 1, c.pk: 2}
+
+    c.delete()  # its posts and its count go with it
+    Micropost.objects.filter(user=b).delete()
+    kept, counted = post_counts()
+    assert kept == counted == {a.pk: 2}
+    assert not MicropostCount.objects.filter(pk=c.pk).exists()
+    pages = User.objects.with_stats()
+    assert [pages.get(pk=u.pk).microposts_count for u in (a, b)] == [2, 0]
