@@ -2,9 +2,10 @@
 
 PostgreSQL runs one statement-level trigger per insert, delete or update of ``microposts``, which
 reads the rows the statement changed (its transition tables) and adds their number per author: a
-``bulk_create`` of 100,000 posts is one upsert of a row per author, not 100,000 updates. The
-authors are taken in id order, so two statements that touch the same authors lock their rows in
-the same order and cannot deadlock. SQLite has row triggers only, run in the writing process.
+``bulk_create`` of 100,000 posts is one upsert of a row per author, not 100,000 updates. An
+insert takes its authors' rows in id order, so two inserts over the same authors (two populates,
+two requests of one user) lock them in the same order and cannot deadlock. SQLite has row
+triggers only, run in the writing process.
 
 Migrations call these; a migration that makes Django rebuild ``microposts`` on SQLite (which
 drops its triggers) must call ``create_triggers`` again.
