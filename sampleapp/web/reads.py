@@ -26,7 +26,7 @@ FEED_AUTHORS = "SELECT followed_id FROM relationships WHERE follower_id = %s UNI
 NEWEST_FIRST = "ORDER BY m.created_at DESC, m.id DESC"
 # Totals come from micropost_counts, kept by the database (microposts/models.py, MicropostCount):
 # a row per author, where counting read every post (5,000 for the example user at 100,000 posts).
-# A user without a post has no row: SUM of nothing is NULL, read as 0.
+# A user who never posted has no row: SUM of nothing is NULL, read as 0.
 FEED_COUNT = (
     f"SELECT COALESCE(SUM(total), 0) FROM micropost_counts WHERE user_id IN ({FEED_AUTHORS})"
 )

@@ -95,17 +95,16 @@ class Micropost(models.Model):
 class MicropostCount(models.Model):
     """How many microposts a user has: Rails' ``counter_cache``, kept by the database.
 
-    Triggers on ``microposts`` (migration 0003) add and subtract as posts are inserted, deleted
-    or moved, however that happens (a view, ``bulk_create``, a cascade, raw SQL), in the same
-    transaction, so the number is never stale. No Python writes it: a model that saved a count it
-    had read would undo a post made meanwhile. Read it, never save it. A user with no post has
-    no row (read as 0). Why: the feed's total counted every post of every author, 5,000 rows
-    for the example user at 100,000 microposts, most of the database's time for the home page;
-    summing this table reads one row per author (docs/BENCHMARKS.md).
-
-    A later migration that makes Django rebuild ``microposts`` on SQLite (it copies the table to
-    alter it) drops these triggers: re-create them there (``counts.create_triggers``); the test
-    ``test_the_post_counts_follow_every_way_posts_come_and_go`` fails until then.
+    Triggers on ``microposts`` (counts.py, migration 0003) add and subtract as posts are
+    inserted, deleted, moved or truncated, however that happens (a view, ``bulk_create``, a
+    cascade, raw SQL), in the same transaction, so the number is never stale. No Python writes
+    it: a model that saved a count it had read would undo a post made meanwhile. Read it, never
+    save it. A user who never posted has no row; one whose posts are all gone has 0. Why: the
+    feed's total counted every post of every author, 5,000 rows for the example user at 100,000
+    microposts, most of the database's time for the home page; summing this table reads one row
+    per author (docs/BENCHMARKS.md). A migration that alters this table or ``microposts`` must
+    drop and re-create the triggers around it on SQLite (counts.py says why); the test
+    ``test_the_post_counts_follow_every_way_posts_come_and_go`` fails until it does.
     """
 
     user = models.OneToOneField(
@@ -118,3 +117,9 @@ class MicropostCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.total} microposts of user {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(
+            "micropost_counts is kept by the database's triggers (microposts/counts.py): "
+            "read it, never save it"
+        )

@@ -101,5 +101,25 @@ def test_the_post_counts_follow_every_way_posts_come_and_go(make_user, make_micr
     kept, counted = post_counts()
     assert kept == counted == {a.pk: 2}
     assert not MicropostCount.objects.filter(pk=c.pk).exists()
-    pages = User.objects.with_stats()
-    assert [pages.get(pk=u.pk).microposts_count for u in (a, b)] == [2, 0]
+    users = User.objects.with_stats()
+    assert [users.get(pk=u.pk).microposts_count for u in (a, b)] == [2, 0]
+
+    make_micropost(b)
+    with connection.cursor() as cursor:  # every post at once (SQLite has no TRUNCATE)
+        if connection.vendor == "sqlite":
+            cursor.execute("DELETE FROM microposts")
+        else:  # the foreign keys' checks, deferred to the test's end, would forbid TRUNCATE
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("TRUNCATE microposts")
+    kept, counted = post_counts()
+    assert kept == counted == {}
+
+
+def test_a_count_cannot_be_saved_from_python(make_user, make_micropost) -> None:
+    user = make_user()
+    make_micropost(user)
+    count = MicropostCount.objects.get(pk=user.pk)
+    count.total = 0
+    with pytest.raises(TypeError, match="never save it"):
+        count.save()
+    assert MicropostCount.objects.get(pk=user.pk).total == 1
