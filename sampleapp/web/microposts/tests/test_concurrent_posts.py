@@ -8,6 +8,8 @@ lose another's addition, and none may fail waiting for it.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from django.test import Client
 
@@ -37,7 +39,7 @@ def test_posts_sent_at_once_by_six_sessions_of_one_user_are_all_counted() -> Non
         return response
 
     with each_in_a_thread(
-        [lambda c=c, w=w: post_five(c, w) for w, c in enumerate(clients)]  # type: ignore[misc]
+        [partial(post_five, client, writer) for writer, client in enumerate(clients)]
     ) as responses:
         pass
     assert len(responses) == WRITERS
