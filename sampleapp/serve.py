@@ -124,7 +124,13 @@ def _django() -> None:
 
 
 def run_embedded(options: ServeOptions) -> None:
-    """``make run``: migrate, collect static files and populate the SQLite app, then serve it."""
+    """``make run``: migrate, collect static files and populate the SQLite app, then serve it.
+    The port first: a second ``make run`` beside the first stops here, before any work, instead
+    of in gunicorn's "Address already in use" after it."""
+    from sampleapp.ops import preflight
+
+    if options.host in {"127.0.0.1", "localhost"}:
+        preflight.port_free(options.port, f"PORT (`PORT={options.port + 1} make run`)")
     _django()
     from sampleapp.web import embedded
 
