@@ -39,7 +39,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import burst
-from bench.measure import free_port, sign_in, wrk
+from bench.measure import sign_in, wrk
 from bench.report import table, write_section
 from bench.server import (
     ROOT,
@@ -51,6 +51,7 @@ from bench.server import (
     wait_ready,
 )
 from sampleapp.cost import pages as wire
+from tests.support.etcd import free_port
 from tests.support.postgres import PostgresServer
 
 ROUNDS = 5  # each in a new server process

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.measure import free_port, page_rows, sign_in, timed
+from bench.measure import page_rows, sign_in, timed
 from bench.report import percentile, table, write_section
 from sampleapp.ops import bases, cluster, cluster_stack, driver, engine, images, nodes, swarm
 from sampleapp.ops.cluster_stack import SwarmStack
@@ -39,6 +39,7 @@ from sampleapp.ops.settings import load as load_settings
 from sampleapp.progress import Progress
 from tests.support import site
 from tests.support.docker import free_cluster_subnet, new_app_version
+from tests.support.etcd import free_port
 
 DURATION = 10
 CONNECTIONS = (1, 8)

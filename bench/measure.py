@@ -1,4 +1,4 @@
-"""What the benchmarks share: a free loopback port, a signed-in session, ``wrk`` and its table rows.
+"""What the benchmarks share: a signed-in session, ``wrk`` and its table rows.
 
 Every figure in docs/BENCHMARKS.md about pages comes through :func:`wrk` (one thread, ``--latency``,
 p50/p99 read from its latency distribution, any non-2xx or socket error fails the run), so the
@@ -8,7 +8,6 @@ app, stack and cluster figures are measured the same way.
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,12 +18,6 @@ from sampleapp import demo
 from tests.support import site
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sign_in(base: str) -> str:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import httpx
 
-from bench.measure import free_port
 from sampleapp.discovery import config
 from sampleapp.discovery.keys import Server
 from sampleapp.discovery.nginx import Nginx
 from sampleapp.discovery.renderer import Renderer, render
+from tests.support.etcd import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLEAPP = str(Path(sys.executable).parent / "sampleapp")

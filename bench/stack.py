@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.measure import free_port, page_rows, sign_in, timed, wrk
+from bench.measure import page_rows, sign_in, timed, wrk
 from bench.report import table, write_section
 from sampleapp.discovery import config
 from sampleapp.discovery.nginx import Nginx
@@ -39,6 +39,7 @@ from sampleapp.progress import Progress
 from tests.discovery.servers import Load
 from tests.support import site
 from tests.support.docker import copy_build_context, free_subnet, new_app_version
+from tests.support.etcd import free_port
 
 DURATION = 10
 CONNECTIONS = (1, 8)

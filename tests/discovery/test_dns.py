@@ -39,16 +39,18 @@ class DnsProcess:
     process: subprocess.Popen[bytes]
 
     def query(
-        self, name: str, rdtype: str, tcp: bool = False, flags: int = 0
+        self, name: str, rdtype: str, tcp: bool = False, flags: int = 0, timeout: float = 10
     ) -> dns.message.Message:
+        """``timeout`` is generous for a busy machine: a UDP query to a port nothing listens on
+        is not refused (the ICMP error never reaches dnspython's unconnected socket), it waits."""
         message = dns.message.make_query(name, rdtype)
         message.flags |= flags
         send = dns.query.tcp if tcp else dns.query.udp
-        return send(message, "127.0.0.1", port=self.port, timeout=10)  # generous: a busy machine
+        return send(message, "127.0.0.1", port=self.port, timeout=timeout)
 
 
 def start_dns(base_dir: Path, name: str, endpoints: str, **env: str) -> DnsProcess:
-    port = free_port(socket.SOCK_DGRAM)
+    port = free_port()
     full_env = {"PATH": os.environ["PATH"], "ETCD_ENDPOINTS": endpoints, **env}
     with (base_dir / f"dns-{name}.log").open("ab") as log:
         process = subprocess.Popen(
@@ -62,12 +64,19 @@ def start_dns(base_dir: Path, name: str, endpoints: str, **env: str) -> DnsProce
     zone = env.get("DNS_DOMAIN", ZONE)
 
     def answers() -> bool:
-        try:
-            return server.query(zone, "SOA").rcode() == dns.rcode.NOERROR
+        if process.poll() is not None:
+            log = (base_dir / f"dns-{name}.log").read_text()
+            pytest.fail(f"the DNS server for {zone} exited {process.returncode}:\n{log}")
+        try:  # a short wait per try: until the server binds, a UDP query just goes unanswered
+            return server.query(zone, "SOA", timeout=0.5).rcode() == dns.rcode.NOERROR
         except (OSError, dns.exception.DNSException):
             return False
 
-    wait_until(answers, 20, f"the DNS server for {zone} (log: {base_dir}/dns-{name}.log)")
+    try:
+        wait_until(answers, 20, f"the DNS server for {zone} (log: {base_dir}/dns-{name}.log)")
+    except BaseException:
+        stop(process)
+        raise
     return server
 
 
@@ -214,7 +223,7 @@ def test_the_healthcheck_takes_any_answer_of_its_own_server_and_no_answer_as_unh
     assert healthcheck.check("dns", listen) == "dns: answered with rcode 0"
     assert healthcheck.dns_rcode("127.0.0.1", upstream.port, ZONE) == dns.rcode.REFUSED
     with pytest.raises(OSError):
-        healthcheck.dns_rcode("127.0.0.1", free_port(socket.SOCK_DGRAM), ZONE)
+        healthcheck.dns_rcode("127.0.0.1", free_port(), ZONE)
 
 
 def test_names_outside_the_zone_go_to_the_forwarder_when_one_is_set(server: DnsProcess) -> None:

@@ -9,6 +9,7 @@ the Debian package to install; nothing is skipped.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -46,25 +47,29 @@ def require_binary(name: str, package: str) -> str:
 # (a process starting), and the kernel may offer the same free port again meanwhile: two app
 # servers were given one port, and the second registered the first's address.
 _GIVEN: set[int] = set()
+# Ports are taken below Linux's ephemeral range (ip_local_port_range, 32768-60999 by default),
+# from which every outgoing connection takes its local port: a port chosen in it was free when
+# checked, then taken by one of the thousands of connections a load test makes before its server
+# bound it (a DNS server's TCP side failed with "Address already in use" so).
+LISTEN_PORTS = range(20000, 32768)
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port that is free on 127.0.0.1 now (for TCP, or for UDP and TCP together) and was not
-    handed out before in this process."""
-    while True:
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
+def free_port() -> int:
+    """A port free on 127.0.0.1 now for TCP and UDP, below the ephemeral range, and not handed
+    out before in this process."""
+    for _ in range(1000):
+        port = random.choice(LISTEN_PORTS)
         if port in _GIVEN:
             continue
-        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
         try:
-            with socket.socket(socket.AF_INET, other) as s:
-                s.bind(("127.0.0.1", port))
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", port))
         except OSError:
             continue
         _GIVEN.add(port)
         return port
+    raise RuntimeError(f"no free port on 127.0.0.1 in {LISTEN_PORTS.start}-{LISTEN_PORTS.stop - 1}")
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
