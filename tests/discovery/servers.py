@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +181,8 @@ def connections_to(pid: int, port: int) -> list[str]:
 
 @dataclass
 class Load:
-    """``threads`` clients requesting ``url`` back to back, each on a new connection.
+    """``threads`` clients requesting ``url``, each request on a new connection: back to back, or
+    ``rate`` requests a second between them all.
 
     A request succeeds when an app server answered it (X-Served-By) without a server error; a
     POST is expected to be refused by the app (CSRF, method not allowed) and still counts as
@@ -189,6 +191,7 @@ class Load:
 
     url: str
     threads: int = 4
+    rate: float | None = None
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)  # e.g. site.PAST_THE_PAGE_CACHE
     served_by: Counter[str] = field(default_factory=Counter)
@@ -223,8 +226,10 @@ class Load:
         # "Connection: close" on every request: each one is a new TCP connection to nginx, so a
         # failure can only be the load balancer's, never a keep-alive race of the client.
         headers = {"Connection": "close", **self.headers}
+        every = self.threads / self.rate if self.rate else 0.0  # seconds between this one's starts
         with httpx.Client(timeout=20, trust_env=False, headers=headers, verify=trust()) as client:
             while not self._stop.is_set():
+                started = time.monotonic()
                 try:
                     response = client.request(self.method, self.url)
                     served_by = response.headers.get("X-Served-By")
@@ -242,3 +247,4 @@ class Load:
                         self.served_by[outcome] += 1
                     else:
                         self.failures.append(problem)
+                self._stop.wait(every - (time.monotonic() - started))

@@ -516,10 +516,7 @@ def test_status_shows_machines_units_etcd_health_and_app_servers(serving: Cluste
 def test_stopping_core_03_under_load_fails_no_request_and_its_server_leaves_within_the_ttl(
     serving: Cluster, cluster_env: ClusterEnv
 ) -> None:
-    with (
-        support_docker.one_load_at_a_time(),
-        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
-    ):
+    with support_docker.steady_load(serving.url + "/") as load:
         load.wait_for(40)
         stop_core_03(serving, cluster_env.lease_ttl)
         load.wait_for(60)
@@ -560,10 +557,7 @@ def test_a_server_the_proxy_cannot_reach_is_named_by_status_and_heal_brings_it_b
     serving: Cluster,
 ) -> None:
     [(instance, address)] = [(i, a) for i, a in registered(serving).items() if "core-03-" in i]
-    with (
-        support_docker.one_load_at_a_time(),
-        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
-    ):
+    with support_docker.steady_load(serving.url + "/") as load:
         load.wait_for(20)
         drop_traffic_to(serving, address)
         said: list[str] = []
@@ -612,10 +606,7 @@ def test_cluster_deploy_of_a_new_app_version_under_load_fails_no_request(
     etcd keep their tasks, so nothing of the path a request takes is restarted."""
     before = set(registered(serving))
     kept = running_tasks(serving, KEPT)
-    with (
-        support_docker.one_load_at_a_time(),
-        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
-    ):
+    with support_docker.steady_load(serving.url + "/") as load:
         load.wait_for(20)
         cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_app_version)
         load.wait_for(20)
@@ -655,8 +646,7 @@ def test_a_new_proxy_rolls_in_behind_the_edge_and_back_under_load_failing_no_req
     proxies = running_tasks(serving, ("proxy",))["proxy"]
     with (
         support_docker.app_image_tag(moving=False),  # the current build rolls it back
-        support_docker.one_load_at_a_time(),
-        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
+        support_docker.steady_load(serving.url + "/") as load,
     ):
         load.wait_for(20)
         cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_infra_version)
@@ -683,10 +673,7 @@ def test_a_frozen_engine_on_the_proxy_machine_delays_connections_and_fails_none(
     to heal, which is another test's matter.)"""
     engine_pid = int(engine.docker("inspect", "--format", "{{.State.Pid}}", serving.container(1)))
     frozen = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    with (
-        support_docker.one_load_at_a_time(),
-        Load(serving.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
-    ):
+    with support_docker.steady_load(serving.url + "/") as load:
         load.wait_for(20)
         os.kill(engine_pid, signal.SIGSTOP)
         try:

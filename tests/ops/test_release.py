@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -40,17 +42,32 @@ def counter(tmp_path: Path) -> Path:
     return path
 
 
+# The tests a release runs first are the host stream's (`make test` runs all of them there);
+# here one real file of them stands for the selection, and the selection is checked below.
+ONE_FAST_FILE = ("-q", "-x", "-m", "not browser", "sampleapp/web/pages/tests/test_static_pages.py")
+
+
+def test_a_release_runs_make_test_fasts_selection() -> None:
+    recipe = (settings.REPO / "Makefile").read_text().split("\ntest-fast:", 1)[1]
+    command = shlex.split(recipe.split("\n")[1].strip())
+    assert command[:3] == ["$(PY)", "-m", "pytest"], command
+    assert set(command[3:]) <= set(release.FastTests().args), (command, release.FastTests())
+
+
 def test_release_pushes_sha8_build_n_and_latest_that_pull_back_to_one_digest(
     app_image: dict[str, str], local_registry: Registry, tmp_path
 ) -> None:
     revision = images.git_revision()
     counter = tmp_path / "build-number"
+    log = tmp_path / "log"
     done = release.release(
         local_registry.address,
         build_number=7,
-        progress=Progress(tmp_path / "log"),
+        progress=Progress(log),
         counter=counter,
+        tests=release.FastTests(args=ONE_FAST_FILE),
     )
+    assert re.search(r"\b\d+ passed\b", log.read_text()), "the tests' outcome is not in the log"
     try:
         assert done.tags == (revision[:8], "build-7", "latest")
         assert release.next_build_number(counter) == 8  # counted once pushed and verified

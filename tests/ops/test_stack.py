@@ -141,10 +141,7 @@ def test_scaling_web_to_four_sends_traffic_to_the_fourth(running_stack: StackEnv
 
 def test_killing_a_replica_under_load_fails_no_request(running_stack: StackEnv) -> None:
     victim = compose.containers(load_settings(), "web")[0]
-    with (
-        support_docker.one_load_at_a_time(),
-        Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
-    ):
+    with support_docker.steady_load(running_stack.url + "/") as load:
         load.wait_for(40)
         engine.docker("kill", victim.id)
         # Gone within the lease TTL (10 s); the generous deadline only bounds a broken run, and
@@ -271,10 +268,7 @@ def test_up_run_again_with_the_build_changes_nothing_and_fails_no_request(
     stack.up(load_settings(), stack.Options(replicas=3), Progress())  # the first `up` with a build
     before = containers_by_service()
     certificate = (running_stack.secrets_dir / "tls_cert.pem").read_bytes()
-    with (
-        support_docker.one_load_at_a_time(),
-        Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
-    ):
+    with support_docker.steady_load(running_stack.url + "/") as load:
         load.wait_for(40)
         stack.up(load_settings(), stack.Options(replicas=3), Progress())
         load.wait_for(40)
@@ -300,12 +294,7 @@ def test_an_app_only_change_rolls_the_app_servers_alone_and_fails_no_request(
             try:
                 support_docker.new_app_version(images.APP_IMAGE, footer=marker)
                 assert images.infra_image() == images.infra_image(previous)
-                with (
-                    support_docker.one_load_at_a_time(),
-                    Load(
-                        running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE
-                    ) as load,
-                ):
+                with support_docker.steady_load(running_stack.url + "/") as load:
                     load.wait_for(40)
                     stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
                     load.wait_for(40)
@@ -338,10 +327,7 @@ def test_a_new_proxy_takes_over_the_published_port_and_fails_no_request(
     infra = support_docker.new_app_version(f"sampleapp-test/infra:{os.getpid()}")
     try:
         monkeypatch.setenv("SAMPLEAPP_INFRA_IMAGE", infra)
-        with (
-            support_docker.one_load_at_a_time(),
-            Load(running_stack.url + "/", threads=4, headers=site.PAST_THE_PAGE_CACHE) as load,
-        ):
+        with support_docker.steady_load(running_stack.url + "/") as load:
             load.wait_for(40)
             stack.up(load_settings(), stack.Options(replicas=3, build=False), Progress())
             load.wait_for(40)

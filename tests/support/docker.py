@@ -12,6 +12,8 @@ from pathlib import Path
 
 from sampleapp.ops import build_context, engine, images
 from sampleapp.ops.settings import REPO
+from tests.discovery.servers import Load
+from tests.support import site
 
 # Third octets under 10.213.0.0/16: Compose stacks take 100 and up, clusters 62-99, so a test
 # stack and a test cluster never ask for the same /24.
@@ -94,15 +96,26 @@ def app_image_tag(*, moving: bool) -> Iterator[None]:
     """Hold ``APP_IMAGE`` as it is: shared by what reads it (a cluster's push, an image built
     FROM it), exclusive (``moving``) for a test that points it at another image for a while,
     so no other stream pushes or builds on that image meanwhile. Taken before
-    ``one_load_at_a_time`` where a test holds both."""
+    ``steady_load`` where a test holds both."""
     with images.file_lock(APP_IMAGE_LOCK, exclusive=moving):
         yield
 
 
+# The steady load a roll is tested under. Every request is a new TLS connection through the
+# published port, the edge and the proxy to an app server, about 7 ms of CPU in all: back to back,
+# four clients took both cores of a 2-core machine (about 200 requests a second) from the roll
+# they were there to watch. At this rate the four clients keep requests going through every
+# moment of a roll (a few a second on each app server) for about a quarter of a core.
+ROLL_LOAD_RATE = 40.0
+
+
 @contextmanager
-def one_load_at_a_time() -> Iterator[None]:
-    """Held around a stack's or cluster's ``Load``: each "fails no request under load" test
-    rolls under its own load only, never beside another stream's (the machine's two cores
-    then serve one load and one roll, as when the suites ran one after the other)."""
-    with images.file_lock(LOAD_LOCK):
-        yield
+def steady_load(url: str) -> Iterator[Load]:
+    """Four clients requesting ``url`` past the page cache, ``ROLL_LOAD_RATE`` requests a second,
+    each on a new connection. Held one at a time across the test streams: each "fails no request
+    under load" test rolls under its own load only, never beside another stream's."""
+    with (
+        images.file_lock(LOAD_LOCK),
+        Load(url, threads=4, rate=ROLL_LOAD_RATE, headers=site.PAST_THE_PAGE_CACHE) as load,
+    ):
+        yield load
