@@ -19,21 +19,27 @@ SYSTEM_PACKAGES := python3-venv postgresql etcd-server etcd-client nginx-light c
 .PHONY: run test test-fast lint system-deps venv venv-dev lock clean \
 	bench-app bench-discovery bench-stack bench-cluster bench-cost
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+# The venv, made once; then sampleapp with the pinned set, with the test and lint tools
+# (venv-dev, one pip run: a second run to add them took as long again) or without (venv).
+define make_venv
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11+"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: Python 3.11+ is required, found $$($(PYTHON) --version)"; exit 1; }
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
 		echo "▶ Installing python3-venv"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
-	@echo "▶ Creating $(VENV) and installing sampleapp"
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
+	@[ -x $(PY) ] || { echo "▶ Creating $(VENV)"; $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip; }
+endef
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(make_venv)
+	@echo "▶ Installing sampleapp into $(VENV)"
 	@$(PY) -m pip install -q -c requirements.lock -e .
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
-	@echo "▶ Installing test and lint tools into $(VENV)"
+$(VENV)/.installed-dev: pyproject.toml requirements.lock
+	$(make_venv)
+	@echo "▶ Installing sampleapp with its test and lint tools into $(VENV)"
 	@$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
-	@touch $@
+	@touch $(VENV)/.installed $@
 
 venv: $(VENV)/.installed
 venv-dev: $(VENV)/.installed-dev

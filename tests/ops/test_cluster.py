@@ -632,28 +632,36 @@ def new_infra_version(app_image: dict[str, str]) -> Iterator[str]:
     engine.docker("rmi", tag, images.infra_image(tag), check=False)
 
 
+@pytest.fixture
+def current_build(app_image: dict[str, str]) -> Iterator[str]:
+    """The current build under a tag of the test's own, ``sampleapp:current-<pid>``: a deploy
+    goes back to it without holding ``APP_IMAGE`` against the other test stream meanwhile."""
+    tag = f"{images.APP_REPOSITORY}:current-{os.getpid()}"
+    with support_docker.app_image_tag(moving=False):
+        engine.docker("tag", images.APP_IMAGE, tag)
+    yield tag
+    engine.docker("rmi", tag, check=False)
+
+
 def proxy_image(c: Cluster) -> str:
     return swarm.service_image(c, swarm.manager(c, 3), "proxy") or ""
 
 
 def test_a_new_proxy_rolls_in_behind_the_edge_and_back_under_load_failing_no_request(
-    serving: Cluster, new_infra_version: str
+    serving: Cluster, new_infra_version: str, current_build: str
 ) -> None:
     """A new infra image rolls the proxy start-first behind the edge, which holds the port and
     keeps its task; then the current build rolls it back the same way. Not one request fails."""
     new_proxy = f"{nodes.REGISTRY_ALIAS}/{images.infra_image(new_infra_version)}@"
     kept = running_tasks(serving, ("edge", "etcd-1", "etcd-2", "etcd-3", "db"))
     proxies = running_tasks(serving, ("proxy",))["proxy"]
-    with (
-        support_docker.app_image_tag(moving=False),  # the current build rolls it back
-        support_docker.steady_load(serving.url + "/") as load,
-    ):
+    with support_docker.steady_load(serving.url + "/") as load:
         load.wait_for(20)
         cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=new_infra_version)
         load.wait_for(20)
         assert proxy_image(serving).startswith(new_proxy)
         rolled = running_tasks(serving, ("proxy",))["proxy"]
-        cluster_stack.deploy(load_settings(), Progress(), timeout=300)
+        cluster_stack.deploy(load_settings(), Progress(), timeout=300, image=current_build)
         load.wait_for(20)
     assert load.failures == [], failed_through_the_edge(load, serving)
     assert rolled.isdisjoint(proxies) and running_tasks(serving, ("proxy",))["proxy"].isdisjoint(
