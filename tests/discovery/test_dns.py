@@ -41,8 +41,9 @@ class DnsProcess:
     def query(
         self, name: str, rdtype: str, tcp: bool = False, flags: int = 0, timeout: float = 10
     ) -> dns.message.Message:
-        """``timeout`` is generous for a busy machine: a UDP query to a port nothing listens on
-        is not refused (the ICMP error never reaches dnspython's unconnected socket), it waits."""
+        """The default ``timeout`` is generous, for a busy machine. A UDP query to a port that
+        nothing listens on yet is not refused (dnspython's unconnected socket never sees the
+        ICMP error): it waits out the timeout, so a readiness probe passes a short one."""
         message = dns.message.make_query(name, rdtype)
         message.flags |= flags
         send = dns.query.tcp if tcp else dns.query.udp
